@@ -1,0 +1,245 @@
+"""Network architectures used by the exercises.
+
+Every activation is its own ``nn.ReLU`` instance, never reused and never called functionally:
+Captum's DeepLift and Guided Backprop replace or hook activation *modules*, so a shared or
+functional ReLU silently gives wrong attributions.
+
+The classifiers are ``nn.Sequential`` subclasses with named layers, so ``model[:k]`` is the
+prefix of the first ``k`` layers (used by layer probes) and ``model.conv2`` names a layer for
+layer attributions.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from .validation import check_positive_int
+
+__all__ = ["DenseModel", "SmallCNN", "UNet", "count_parameters"]
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Return the number of trainable parameters of ``model``."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+class _NamedSequential(nn.Sequential):
+    """``nn.Sequential`` whose slices are plain ``nn.Sequential`` objects.
+
+    ``nn.Sequential`` slices by calling ``self.__class__(OrderedDict)``, which a subclass with
+    its own constructor arguments cannot accept; ``model[:k]`` would raise.
+    """
+
+    def __getitem__(self, idx: slice | int) -> nn.Module:
+        if isinstance(idx, slice):
+            return nn.Sequential(OrderedDict(list(self._modules.items())[idx]))
+        return super().__getitem__(idx)
+
+
+class DenseModel(_NamedSequential):
+    """A fully connected classifier: flatten, then Linear + ReLU layers, then a linear head.
+
+    Parameters
+    ----------
+    input_shape : tuple of int, default (28, 28)
+        Shape of one image without the channel dimension (a channel of size 1 is flattened too).
+    num_classes : int, default 10
+        Number of output logits.
+    hidden_sizes : sequence of int, default (256, 120, 84)
+        Width of each hidden layer.
+
+    Examples
+    --------
+    >>> model = DenseModel()
+    >>> model(torch.zeros(5, 1, 28, 28)).shape
+    torch.Size([5, 10])
+    """
+
+    def __init__(
+        self,
+        input_shape: tuple[int, int] = (28, 28),
+        num_classes: int = 10,
+        hidden_sizes: Sequence[int] = (256, 120, 84),
+    ) -> None:
+        check_positive_int(num_classes, "num_classes")
+        if len(input_shape) != 2:
+            raise ValueError(f"input_shape must be (height, width), got {input_shape!r}.")
+        layers: OrderedDict[str, nn.Module] = OrderedDict(flatten=nn.Flatten())
+        width = int(input_shape[0]) * int(input_shape[1])
+        for index, size in enumerate(hidden_sizes, start=1):
+            layers[f"fc{index}"] = nn.Linear(width, check_positive_int(size, "hidden_sizes"))
+            layers[f"relu{index}"] = nn.ReLU()
+            width = size
+        layers["head"] = nn.Linear(width, num_classes)
+        super().__init__(layers)
+        self.input_shape = tuple(input_shape)
+        self.num_classes = num_classes
+
+
+class SmallCNN(_NamedSequential):
+    """A small convolutional classifier: two conv blocks, one hidden dense layer, a head.
+
+    Parameters
+    ----------
+    in_channels : int, default 1
+        Channels of the input images.
+    num_classes : int, default 10
+        Number of output logits.
+    channels : tuple of int, default (16, 32)
+        Filters of the two convolution layers (``conv1``, ``conv2``).
+    hidden : int, default 128
+        Width of the dense layer ``fc1``.
+    image_size : int, default 28
+        Height and width of the (square) input images.
+
+    Examples
+    --------
+    >>> SmallCNN()(torch.zeros(2, 1, 28, 28)).shape
+    torch.Size([2, 10])
+    """
+
+    def __init__(
+        self,
+        in_channels: int = 1,
+        num_classes: int = 10,
+        channels: tuple[int, int] = (16, 32),
+        hidden: int = 128,
+        image_size: int = 28,
+    ) -> None:
+        check_positive_int(in_channels, "in_channels")
+        check_positive_int(num_classes, "num_classes")
+        if image_size % 4:
+            raise ValueError(
+                f"image_size must be divisible by 4 (two 2x2 poolings), got {image_size}."
+            )
+        c1, c2 = channels
+        super().__init__(
+            OrderedDict(
+                conv1=nn.Conv2d(in_channels, c1, kernel_size=3, padding=1),
+                relu1=nn.ReLU(),
+                pool1=nn.MaxPool2d(2),
+                conv2=nn.Conv2d(c1, c2, kernel_size=3, padding=1),
+                relu2=nn.ReLU(),
+                pool2=nn.MaxPool2d(2),
+                flatten=nn.Flatten(),
+                fc1=nn.Linear(c2 * (image_size // 4) ** 2, hidden),
+                relu3=nn.ReLU(),
+                head=nn.Linear(hidden, num_classes),
+            )
+        )
+        self.num_classes = num_classes
+
+
+def _conv_block(in_channels: int, out_channels: int, kernel_size: int) -> nn.Sequential:
+    padding = kernel_size // 2
+    return nn.Sequential(
+        nn.Conv2d(in_channels, out_channels, kernel_size, padding=padding),
+        nn.ReLU(),
+        nn.Conv2d(out_channels, out_channels, kernel_size, padding=padding),
+        nn.ReLU(),
+    )
+
+
+class UNet(nn.Module):
+    """A U-Net for image-to-image tasks such as denoising.
+
+    Inputs of any height and width are accepted: they are padded (reflection) to a multiple of
+    ``downsample_factor ** (depth - 1)`` and the output is cropped back, so 28x28 works at any
+    depth.
+
+    Parameters
+    ----------
+    depth : int, default 2
+        Number of resolution levels (1 means no down-sampling).
+    in_channels, out_channels : int, default 1
+        Channels of input and output images.
+    num_fmaps : int, default 16
+        Feature maps at the top level.
+    fmap_inc_factor : int, default 2
+        Factor by which the feature maps grow at each level down.
+    downsample_factor : int, default 2
+        Pooling factor between levels.
+    kernel_size : int, default 3
+        Size of every convolution kernel (odd, 'same' padding).
+    final_activation : nn.Module or None, default None
+        Applied to the output (e.g. ``nn.Sigmoid()`` for images in [0, 1]).
+
+    Examples
+    --------
+    >>> UNet(depth=3)(torch.zeros(4, 1, 28, 28)).shape
+    torch.Size([4, 1, 28, 28])
+    """
+
+    def __init__(
+        self,
+        depth: int = 2,
+        in_channels: int = 1,
+        out_channels: int = 1,
+        num_fmaps: int = 16,
+        fmap_inc_factor: int = 2,
+        downsample_factor: int = 2,
+        kernel_size: int = 3,
+        final_activation: nn.Module | None = None,
+    ) -> None:
+        super().__init__()
+        for name, value in [
+            ("depth", depth),
+            ("in_channels", in_channels),
+            ("out_channels", out_channels),
+            ("num_fmaps", num_fmaps),
+            ("fmap_inc_factor", fmap_inc_factor),
+            ("downsample_factor", downsample_factor),
+        ]:
+            check_positive_int(value, name)
+        if kernel_size % 2 == 0:
+            raise ValueError(f"kernel_size must be odd for 'same' padding, got {kernel_size}.")
+        self.depth = depth
+        self.downsample_factor = downsample_factor
+        fmaps = [num_fmaps * fmap_inc_factor**level for level in range(depth)]
+        self.down = nn.ModuleList(
+            _conv_block(in_channels if level == 0 else fmaps[level - 1], fmaps[level], kernel_size)
+            for level in range(depth)
+        )
+        self.pool = nn.MaxPool2d(downsample_factor)
+        self.upsample = nn.Upsample(scale_factor=downsample_factor, mode="nearest")
+        self.up = nn.ModuleList(
+            _conv_block(fmaps[level] + fmaps[level + 1], fmaps[level], kernel_size)
+            for level in range(depth - 1)
+        )
+        self.head = nn.Conv2d(fmaps[0], out_channels, kernel_size=1)
+        self.final_activation = final_activation
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        height, width = x.shape[-2:]
+        multiple = self.downsample_factor ** (self.depth - 1)
+        pad_h, pad_w = (-height) % multiple, (-width) % multiple
+        if pad_h or pad_w:
+            x = F.pad(x, (0, pad_w, 0, pad_h), mode="reflect")
+        skips = []
+        for level, block in enumerate(self.down):
+            if level > 0:
+                x = self.pool(x)
+            x = block(x)
+            skips.append(x)
+        for level in reversed(range(self.depth - 1)):
+            x = self.up[level](torch.cat([skips[level], self.upsample(x)], dim=1))
+        x = self.head(x)[..., :height, :width]
+        return self.final_activation(x) if self.final_activation is not None else x
+
+
+def load_reference_model(path=None, *, retrain_if_missing: bool = True) -> SmallCNN:
+    """Load the shipped FashionMNIST reference ``SmallCNN``; see :mod:`failure_modes.reference`.
+
+    Imported lazily: ``reference`` needs the data module, which ``models`` must not import.
+    """
+    from .reference import load_reference_model as _load
+
+    return _load(path, retrain_if_missing=retrain_if_missing)
+
+
+__all__ += ["load_reference_model"]

@@ -1,0 +1,161 @@
+"""Checks shared by every public function: image batches, masks, labels, devices.
+
+Each helper raises ``TypeError`` for a wrong type and ``ValueError`` for a wrong value, with a
+message that names the argument, says what was expected and what came, and how to fix it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import torch
+
+__all__ = [
+    "check_uint8_images",
+    "check_mask",
+    "check_same_shape",
+    "check_labels_present",
+    "check_fraction",
+    "check_probability",
+    "check_choice",
+    "check_positive_int",
+    "check_same_device",
+    "as_tensor",
+]
+
+
+def _describe(value: object) -> str:
+    if isinstance(value, torch.Tensor):
+        return f"a torch.Tensor of dtype {value.dtype} and shape {tuple(value.shape)}"
+    if isinstance(value, np.ndarray):
+        return f"a numpy array of dtype {value.dtype} and shape {value.shape}"
+    return f"{type(value).__name__} {value!r}"[:200]
+
+
+def as_tensor(value: object, name: str) -> torch.Tensor:
+    """Return ``value`` as a tensor (numpy arrays are wrapped, not copied).
+
+    Raises
+    ------
+    TypeError
+        If ``value`` is neither a tensor nor a numpy array.
+    """
+    if isinstance(value, torch.Tensor):
+        return value
+    if isinstance(value, np.ndarray):
+        return torch.from_numpy(value)
+    raise TypeError(f"{name} must be a torch.Tensor or numpy array, got {_describe(value)}.")
+
+
+def check_uint8_images(images: object, name: str = "images") -> torch.Tensor:
+    """Check that ``images`` is a uint8 batch of shape ``[N, H, W]`` and return it as a tensor.
+
+    Raises
+    ------
+    TypeError
+        If ``images`` is not a tensor/array or its dtype is not uint8.
+    ValueError
+        If ``images`` does not have three dimensions.
+    """
+    tensor = as_tensor(images, name)
+    if tensor.dtype != torch.uint8:
+        raise TypeError(
+            f"{name} must have dtype uint8 (pixel values 0..255), got {_describe(images)}. "
+            "Use dataset.data (raw uint8) rather than normalised float tensors."
+        )
+    if tensor.ndim != 3:
+        raise ValueError(
+            f"{name} must have shape [N, H, W], got {_describe(images)}. "
+            "For a single image use images[None]."
+        )
+    return tensor
+
+
+def check_mask(mask: object, shape: tuple[int, int], name: str = "mask") -> torch.Tensor:
+    """Check that ``mask`` is a boolean ``[H, W]`` (or ``[N, H, W]``) mask matching ``shape``.
+
+    Raises
+    ------
+    TypeError
+        If ``mask`` is not boolean.
+    ValueError
+        If its last two dimensions differ from ``shape`` or it selects no pixel.
+    """
+    tensor = as_tensor(mask, name)
+    if tensor.dtype != torch.bool:
+        raise TypeError(f"{name} must be a boolean mask, got {_describe(mask)}.")
+    if tensor.ndim not in (2, 3) or tuple(tensor.shape[-2:]) != tuple(shape):
+        raise ValueError(
+            f"{name} must have shape [H, W] or [N, H, W] with H, W = {tuple(shape)}, "
+            f"got {_describe(mask)}."
+        )
+    if not bool(tensor.any()):
+        raise ValueError(f"{name} covers no pixel; an artifact mask must select at least one.")
+    return tensor
+
+
+def check_same_shape(a: torch.Tensor, b: torch.Tensor, name_a: str, name_b: str) -> None:
+    """Raise ``ValueError`` if two tensors differ in shape."""
+    if tuple(a.shape) != tuple(b.shape):
+        raise ValueError(
+            f"{name_a} and {name_b} must have the same shape, got {tuple(a.shape)} and "
+            f"{tuple(b.shape)}."
+        )
+
+
+def check_labels_present(
+    labels: Iterable[int], targets: torch.Tensor, name: str = "labels"
+) -> None:
+    """Raise ``ValueError`` if any of ``labels`` never occurs in ``targets``."""
+    present = set(torch.as_tensor(targets).unique().tolist())
+    missing = sorted(set(int(label) for label in labels) - present)
+    if missing:
+        raise ValueError(
+            f"{name} {missing} are not present in the dataset; its labels are {sorted(present)}."
+        )
+
+
+def check_fraction(value: float, name: str) -> float:
+    """Check that ``value`` lies in the half-open interval (0, 1]."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise TypeError(f"{name} must be a number in (0, 1], got {_describe(value)}.")
+    if not 0 < value <= 1:
+        raise ValueError(f"{name} must lie in (0, 1], got {value}.")
+    return float(value)
+
+
+def check_probability(value: float, name: str) -> float:
+    """Check that ``value`` lies in the closed interval [0, 1]."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise TypeError(f"{name} must be a number in [0, 1], got {_describe(value)}.")
+    if not 0 <= value <= 1:
+        raise ValueError(f"{name} must lie in [0, 1], got {value}.")
+    return float(value)
+
+
+def check_choice(value: str, choices: Iterable[str], name: str) -> str:
+    """Check that ``value`` is one of ``choices``; the message lists the known ones."""
+    known = list(choices)
+    if value not in known:
+        raise ValueError(f"Unknown {name} {value!r}; expected one of {known}.")
+    return value
+
+
+def check_positive_int(value: int, name: str) -> int:
+    """Check that ``value`` is an integer of at least 1."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be a positive integer, got {_describe(value)}.")
+    if value < 1:
+        raise ValueError(f"{name} must be at least 1, got {value}.")
+    return int(value)
+
+
+def check_same_device(model: torch.nn.Module, inputs: torch.Tensor, name: str = "inputs") -> None:
+    """Raise ``ValueError`` if ``inputs`` live on another device than ``model``'s parameters."""
+    parameter = next(model.parameters(), None)
+    if parameter is not None and parameter.device != inputs.device:
+        raise ValueError(
+            f"{name} are on {inputs.device} but the model is on {parameter.device}; "
+            f"move them with {name}.to({str(parameter.device)!r})."
+        )

@@ -1,0 +1,89 @@
+"""Tests of the headless notebook runner; one tiny notebook is really executed."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbconvert.preprocessors import CellExecutionError
+
+from failure_modes import build, runner
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'x'\n")
+    (tmp_path / "notebooks").mkdir()
+    shutil.copy(FIXTURES / "tiny_run.py", tmp_path / "notebooks" / "tiny_run.py")
+    build.build_all(tmp_path)
+    return tmp_path
+
+
+def _stdout(nb: nbformat.NotebookNode) -> str:
+    return "".join(
+        output.get("text", "")
+        for cell in nb.cells
+        if cell.cell_type == "code"
+        for output in cell.outputs
+    )
+
+
+@pytest.mark.notebook
+def test_run_writes_executed_notebook_and_html(repo: Path, capsys):
+    notebook = repo / "advanced" / "tiny_run" / "solution.ipynb"
+    before = notebook.read_bytes()
+    executed = runner.run_notebook(notebook, timeout=60)
+    assert executed == repo / "reports" / "advanced" / "tiny_run" / "solution.ipynb"
+    text = _stdout(nbformat.read(executed, as_version=4))
+    assert "sum: 10" in text
+    assert "cwd: tiny_run" in text  # the kernel runs in the notebook's own folder
+    html = executed.with_suffix(".html").read_text(encoding="utf-8")
+    assert "sum: 10" in html and "<html" in html
+    assert notebook.read_bytes() == before
+    assert "executed" in capsys.readouterr().out
+
+
+@pytest.mark.notebook
+def test_failing_cell_still_writes_reports(tmp_path: Path):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("raise RuntimeError('planted failure')")]
+    path = tmp_path / "broken.ipynb"
+    nbformat.write(nb, path)
+    with pytest.raises(CellExecutionError, match="planted failure"):
+        runner.run_notebook(path, out_dir=tmp_path / "out", timeout=60)
+    assert "planted failure" in (tmp_path / "out" / "broken.html").read_text(encoding="utf-8")
+
+
+def test_missing_notebook_says_how_to_build(tmp_path: Path):
+    with pytest.raises(FileNotFoundError, match="failure_modes build"):
+        runner.run_notebook(tmp_path / "solution.ipynb")
+
+
+@pytest.mark.parametrize("timeout", [0, -5])
+def test_bad_timeout_is_rejected(repo: Path, timeout: int):
+    with pytest.raises(ValueError, match="timeout"):
+        runner.run_notebook(repo / "advanced" / "tiny_run" / "solution.ipynb", timeout=timeout)
+
+
+def test_report_paths_mirror_the_repository(tmp_path: Path):
+    notebook = tmp_path / "advanced" / "clever_hans" / "solution.ipynb"
+    executed, html = runner.report_paths(notebook, tmp_path / "reports", tmp_path)
+    assert executed == tmp_path / "reports" / "advanced" / "clever_hans" / "solution.ipynb"
+    assert html == executed.with_suffix(".html")
+    outside, _ = runner.report_paths(Path("/elsewhere/x.ipynb"), tmp_path / "reports", tmp_path)
+    assert outside == tmp_path / "reports" / "x.ipynb"
+
+
+@pytest.mark.parametrize(
+    ("registered", "expected"),
+    [({"failure-modes": "/k", "python3": "/p"}, "failure-modes"), ({"python3": "/p"}, "python3")],
+)
+def test_pick_kernel_prefers_the_project_kernel(monkeypatch, registered, expected):
+    monkeypatch.setattr(
+        runner.KernelSpecManager, "find_kernel_specs", lambda self: dict(registered)
+    )
+    assert runner.pick_kernel() == expected
