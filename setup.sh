@@ -108,9 +108,10 @@ fi
 $python - <<'EOF'
 from failure_modes import data
 
+root = data.data_root()
 for name, record in data.prepare().items():
-    sizes = record.get("sizes", {})
-    print(f"[setup] {name:13s} source={record.get('source')} sizes={sizes} at {record.get('root', '')}")
+    sizes = f"train {record['sizes']['train']:,} / test {record['sizes']['test']:,}"
+    print(f"[setup] {name:13s} {sizes} images from {record['source']}, in {root / name}")
 EOF
 
 elapsed=$(( $(date +%s) - started ))
