@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from .training import image_tensors, pick_device
-from .validation import as_tensor, check_same_shape
+from .validation import as_tensor, check_positive_int, check_same_shape
 
 __all__ = ["NOISE_STD", "add_noise", "psnr", "denoise", "evaluate_denoiser"]
 
@@ -71,6 +71,7 @@ def denoise(
     device: str | torch.device | None = None,
 ) -> torch.Tensor:
     """Apply ``model`` to ``images`` in batches (eval mode) and return the outputs on the CPU."""
+    check_positive_int(batch_size, "batch_size")
     device = pick_device(device)
     model.to(device).eval()
     outputs = [model(batch.to(device)).cpu() for batch in images.split(batch_size)]

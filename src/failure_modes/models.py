@@ -205,8 +205,11 @@ class UNet(nn.Module):
             _conv_block(in_channels if level == 0 else fmaps[level - 1], fmaps[level], kernel_size)
             for level in range(depth)
         )
-        self.pool = nn.MaxPool2d(downsample_factor)
-        self.upsample = nn.Upsample(scale_factor=downsample_factor, mode="nearest")
+        # One pooling / upsampling module per level, like the ReLUs: never reused.
+        self.pool = nn.ModuleList(nn.MaxPool2d(downsample_factor) for _ in range(depth - 1))
+        self.upsample = nn.ModuleList(
+            nn.Upsample(scale_factor=downsample_factor, mode="nearest") for _ in range(depth - 1)
+        )
         self.up = nn.ModuleList(
             _conv_block(fmaps[level] + fmaps[level + 1], fmaps[level], kernel_size)
             for level in range(depth - 1)
@@ -223,11 +226,11 @@ class UNet(nn.Module):
         skips = []
         for level, block in enumerate(self.down):
             if level > 0:
-                x = self.pool(x)
+                x = self.pool[level - 1](x)
             x = block(x)
             skips.append(x)
         for level in reversed(range(self.depth - 1)):
-            x = self.up[level](torch.cat([skips[level], self.upsample(x)], dim=1))
+            x = self.up[level](torch.cat([skips[level], self.upsample[level](x)], dim=1))
         x = self.head(x)[..., :height, :width]
         return self.final_activation(x) if self.final_activation is not None else x
 

@@ -123,17 +123,20 @@ def _fit(
     shuffle: bool,
     progress: bool,
     desc: str,
+    weight_decay: float = 0.0,
 ) -> list[float]:
     check_positive_int(epochs, "epochs")
     check_positive_int(batch_size, "batch_size")
     if not lr > 0:
         raise ValueError(f"lr must be positive, got {lr}.")
+    if not weight_decay >= 0:
+        raise ValueError(f"weight_decay must be non-negative, got {weight_decay}.")
     device = pick_device(device)
     generator = torch.Generator().manual_seed(
         int(seed) if seed is not None else int(torch.randint(2**62, (1,)))
     )
     model.to(device).train()
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     losses: list[float] = []
     n_batches = -(-len(inputs) // batch_size)
     with tqdm(total=epochs * n_batches, desc=desc, disable=not progress, leave=False) as bar:
@@ -162,6 +165,7 @@ def train_classifier(
     device: str | torch.device | None = None,
     shuffle: bool = True,
     progress: bool = True,
+    weight_decay: float = 0.0,
 ) -> list[float]:
     """Train ``model`` in place with Adam and cross-entropy; return the loss of every step.
 
@@ -185,6 +189,8 @@ def train_classifier(
         Draw batches in random order (else in dataset order).
     progress : bool, default True
         Show a tqdm progress bar.
+    weight_decay : float, default 0.0
+        L2 penalty on the weights (Adam's ``weight_decay``), a classic regulariser.
 
     Returns
     -------
@@ -205,6 +211,7 @@ def train_classifier(
         shuffle=shuffle,
         progress=progress,
         desc="train classifier",
+        weight_decay=weight_decay,
     )
 
 
