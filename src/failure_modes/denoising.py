@@ -7,7 +7,7 @@ from collections.abc import Mapping
 import torch
 from torch import nn
 
-from .training import image_tensors, pick_device
+from .training import device_of, image_tensors, model_on
 from .validation import as_tensor, check_positive_int, check_same_shape
 
 __all__ = ["NOISE_STD", "add_noise", "psnr", "denoise", "evaluate_denoiser"]
@@ -70,10 +70,13 @@ def denoise(
     batch_size: int = 1000,
     device: str | torch.device | None = None,
 ) -> torch.Tensor:
-    """Apply ``model`` to ``images`` in batches (eval mode) and return the outputs on the CPU."""
+    """Apply ``model`` to ``images`` in batches (eval mode) and return the outputs on the CPU.
+
+    ``device=None`` computes where the model is; the model given is never moved.
+    """
     check_positive_int(batch_size, "batch_size")
-    device = pick_device(device)
-    model.to(device).eval()
+    model = model_on(model, device)
+    device = device_of(model)
     outputs = [model(batch.to(device)).cpu() for batch in images.split(batch_size)]
     return torch.cat(outputs)
 

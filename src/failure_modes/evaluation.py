@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .training import classification_tensors, pick_device
+from .training import classification_tensors, device_of, model_on
 from .validation import check_positive_int
 
 __all__ = ["predict", "predict_proba", "accuracy", "per_class_accuracy", "confusion"]
@@ -29,8 +29,8 @@ def predict_proba(
     """
     check_positive_int(batch_size, "batch_size")
     inputs, targets = classification_tensors(dataset)
-    device = pick_device(device)
-    model.to(device).eval()
+    model = model_on(model, device)
+    device = device_of(model)
     chunks = [model(batch.to(device)).softmax(dim=1).cpu() for batch in inputs.split(batch_size)]
     return torch.cat(chunks).numpy(), targets.numpy()
 
@@ -53,7 +53,7 @@ def predict(
     batch_size : int, default 1000
         Images per forward pass (never one at a time).
     device : str or torch.device, optional
-        Default :func:`failure_modes.training.pick_device`.
+        Where to compute; default: where the model is (the model given is never moved).
 
     Returns
     -------

@@ -7,6 +7,7 @@ two models trained with the same seed see the same batches in the same order.
 
 from __future__ import annotations
 
+import copy
 import random
 from collections.abc import Callable
 
@@ -20,6 +21,8 @@ from .validation import check_positive_int
 __all__ = [
     "seed_everything",
     "pick_device",
+    "device_of",
+    "model_on",
     "classification_tensors",
     "image_tensors",
     "train_classifier",
@@ -50,6 +53,23 @@ def pick_device(device: str | torch.device | None = None) -> torch.device:
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+def device_of(model: nn.Module) -> torch.device:
+    """The device of ``model``'s parameters (the CPU for a model without parameters)."""
+    parameter = next(model.parameters(), None)
+    return parameter.device if parameter is not None else torch.device("cpu")
+
+
+def model_on(model: nn.Module, device: str | torch.device | None) -> nn.Module:
+    """Return ``model`` in eval mode on ``device`` without moving the model given.
+
+    ``device=None`` keeps the model where it is. Another device gets a copy, so evaluating on
+    the GPU never leaves a CPU model there (nor the other way round).
+    """
+    if device is None or torch.device(device) == device_of(model):
+        return model.eval()
+    return copy.deepcopy(model).to(device).eval()
 
 
 def classification_tensors(dataset: object) -> tuple[torch.Tensor, torch.Tensor]:
