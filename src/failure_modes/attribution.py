@@ -511,7 +511,8 @@ def rank_correlation(first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
     Returns
     -------
     Tensor
-        ``[N]`` values in [-1, 1]; 0 where either map is constant.
+        ``[N]`` values in [-1, 1]; where a map is constant (e.g. all zeros), 1 if the other is
+        the same map and 0 otherwise.
     """
     a, b = _relevance(first), _relevance(second)
     check_same_shape(a, b, "first", "second")
@@ -523,7 +524,8 @@ def rank_correlation(first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
         ranks_b - ranks_b.mean(1, keepdim=True),
     )
     norm = ranks_a.norm(dim=1) * ranks_b.norm(dim=1)
-    return torch.where(norm > 0, (ranks_a * ranks_b).sum(1) / norm.clamp_min(1e-12), 0.0)
+    same = (a.flatten(1) == b.flatten(1)).all(dim=1).float()
+    return torch.where(norm > 0, (ranks_a * ranks_b).sum(1) / norm.clamp_min(1e-12), same)
 
 
 def structural_similarity(

