@@ -302,11 +302,21 @@ def test_pixel_outside_the_image_is_rejected():
         Pixel(value=256)
 
 
+@pytest.mark.parametrize("argument", ["row", "col"])
+def test_pixel_position_must_be_an_integer(argument):
+    with pytest.raises(TypeError, match=f"{argument} must be a non-negative integer.*25.5"):
+        Pixel(**{argument: 25.5})
+
+
 def test_grid_rejects_bad_parameters():
     with pytest.raises(ValueError, match="spacing"):
         Grid(spacing=1)
     with pytest.raises(ValueError, match="amplitude"):
         Grid(amplitude=0)
+    with pytest.raises(ValueError, match="sigma"):
+        Grid(sigma=-0.5)
+    with pytest.raises(TypeError, match="spacing"):
+        Grid(spacing=2.5)
 
 
 def test_labels_not_in_dataset_are_rejected_listing_present_ones(make_dataset):

@@ -61,8 +61,10 @@ def test_square_rejects_bad_parameters():
         Square(row=-1)
     with pytest.raises(ValueError, match="value"):
         Square(value=300)
-    with pytest.raises(ValueError, match="value"):
+    with pytest.raises(TypeError, match="value"):
         Square(value=1.5)
+    with pytest.raises(TypeError, match="size"):
+        Square(size=2.0)
 
 
 # --- Text -------------------------------------------------------------------------------------

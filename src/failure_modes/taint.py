@@ -24,7 +24,10 @@ from scipy.ndimage import gaussian_filter
 from .validation import (
     check_choice,
     check_fraction,
+    check_index,
     check_labels_present,
+    check_number,
+    check_positive_int,
     check_probability,
     check_uint8_images,
 )
@@ -64,6 +67,26 @@ class Corruption(ABC):
         """Raise ``ValueError`` if the artifact does not fit an ``h`` x ``w`` image."""
 
 
+def _check_value(value: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"value must be an integer in 0..255, got {value!r}.")
+    if not 0 <= value <= 255:
+        raise ValueError(f"value must be an integer in 0..255, got {value!r}.")
+
+
+def _check_size(size: int) -> None:
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)):
+        raise TypeError(f"size must be a whole number of pixels, got {size!r}.")
+    if size < 1:
+        raise ValueError(f"size must be at least 1 pixel, got {size}.")
+
+
+def _check_amplitude(amplitude: float) -> None:
+    check_number(amplitude, "amplitude")
+    if not 0 < amplitude <= 255:
+        raise ValueError(f"amplitude must lie in (0, 255], got {amplitude}.")
+
+
 @dataclass(frozen=True)
 class Pixel(Corruption):
     """Set one pixel to a fixed value: a *local* artifact.
@@ -87,10 +110,9 @@ class Pixel(Corruption):
     value: int = 255
 
     def __post_init__(self) -> None:
-        if not 0 <= self.value <= 255:
-            raise ValueError(f"value must lie in 0..255, got {self.value}.")
-        if self.row < 0 or self.col < 0:
-            raise ValueError(f"row and col must be non-negative, got ({self.row}, {self.col}).")
+        _check_value(self.value)
+        check_index(self.row, "row")
+        check_index(self.col, "col")
 
     def _check_fits(self, h: int, w: int) -> None:
         if self.row >= h or self.col >= w:
@@ -132,10 +154,10 @@ class Grid(Corruption):
     sigma: float = 0.5
 
     def __post_init__(self) -> None:
-        if self.spacing < 2:
+        if check_positive_int(self.spacing, "spacing") < 2:
             raise ValueError(f"spacing must be at least 2 pixels, got {self.spacing}.")
-        if not 0 < self.amplitude <= 255:
-            raise ValueError(f"amplitude must lie in (0, 255], got {self.amplitude}.")
+        _check_amplitude(self.amplitude)
+        check_number(self.sigma, "sigma", low=0)
 
     def texture(self, h: int, w: int) -> torch.Tensor:
         """The float ``[h, w]`` pattern that is added to every image."""
@@ -151,11 +173,6 @@ class Grid(Corruption):
     def mask(self, h: int, w: int) -> torch.Tensor:
         # The lines themselves; their smoothed fringe adds only a few grey levels.
         return self.texture(h, w) >= 0.25 * self.amplitude
-
-
-def _check_value(value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= value <= 255:
-        raise ValueError(f"value must be an integer in 0..255, got {value!r}.")
 
 
 @dataclass(frozen=True)
@@ -188,10 +205,9 @@ class Square(Corruption):
 
     def __post_init__(self) -> None:
         _check_value(self.value)
-        if self.size < 1:
-            raise ValueError(f"size must be at least 1 pixel, got {self.size}.")
-        if self.row < 0 or self.col < 0:
-            raise ValueError(f"row and col must be non-negative, got ({self.row}, {self.col}).")
+        _check_size(self.size)
+        check_index(self.row, "row")
+        check_index(self.col, "col")
 
     def _check_fits(self, h: int, w: int) -> None:
         if self.row + self.size > h or self.col + self.size > w:
@@ -248,13 +264,10 @@ class _Stamp(Corruption):
     def _check_stamp(self) -> None:
         if not isinstance(self.text, str) or not self.text.strip():
             raise ValueError(f"text must be a non-empty string, got {self.text!r}.")
-        if self.size < 1:
-            raise ValueError(f"size must be at least 1 pixel, got {self.size}.")
+        _check_size(self.size)
         _check_value(self.value)
-        for name in ("row", "col"):
-            position = getattr(self, name)
-            if position is not None and position < 0:
-                raise ValueError(f"{name} must be non-negative or None, got {position}.")
+        check_index(self.row, "row", optional=True)
+        check_index(self.col, "col", optional=True)
         self.coverage()  # fail now, not at the first call, if the text renders no ink
 
     def coverage(self) -> torch.Tensor:
@@ -414,8 +427,7 @@ class Gradient(Corruption):
     corner: str = "top-left"
 
     def __post_init__(self) -> None:
-        if not 0 < self.amplitude <= 255:
-            raise ValueError(f"amplitude must lie in (0, 255], got {self.amplitude}.")
+        _check_amplitude(self.amplitude)
         check_choice(self.corner, _CORNERS, "corner")
 
     def ramp(self, h: int, w: int) -> torch.Tensor:

@@ -6,6 +6,7 @@ message that names the argument, says what was expected and what came, and how t
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 import numpy as np
@@ -20,6 +21,8 @@ __all__ = [
     "check_probability",
     "check_choice",
     "check_positive_int",
+    "check_index",
+    "check_number",
     "check_same_device",
     "as_tensor",
 ]
@@ -149,6 +152,29 @@ def check_positive_int(value: int, name: str) -> int:
     if value < 1:
         raise ValueError(f"{name} must be at least 1, got {value}.")
     return int(value)
+
+
+def check_index(value: int | None, name: str, *, optional: bool = False) -> int | None:
+    """Check that ``value`` is a non-negative integer (a pixel position); None if ``optional``."""
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        expected = "a non-negative integer" + (" or None" if optional else "")
+        raise TypeError(f"{name} must be {expected}, got {_describe(value)}.")
+    if value < 0:
+        raise ValueError(f"{name} must be non-negative, got {value}.")
+    return int(value)
+
+
+def check_number(
+    value: float, name: str, *, low: float = -math.inf, high: float = math.inf
+) -> float:
+    """Check that ``value`` is a real number in the closed interval [``low``, ``high``]."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a number, got {_describe(value)}.")
+    if not low <= value <= high:
+        raise ValueError(f"{name} must lie in [{low}, {high}], got {value}.")
+    return float(value)
 
 
 def check_same_device(model: torch.nn.Module, inputs: torch.Tensor, name: str = "inputs") -> None:
