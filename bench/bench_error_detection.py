@@ -7,8 +7,9 @@ Run from the repository root::
 
 The model is the shipped reference ``SmallCNN``; the images are the reference test split.
 
-**Label change rate.** For each kind of mutant (negated ``fc1`` neurons, the notebook's; negated
-``conv2`` filters; Gaussian-fuzzed ``conv2`` filters), ``label_change_rate`` evaluates all
+**Label change rate.** Mutants are drawn and filtered (90 % of the original accuracy on
+``--filter-images`` validation images) as in the notebook. For each kind of mutant (negated
+``fc1`` neurons, the notebook's; negated ``conv2`` filters; Gaussian-fuzzed ``conv2`` filters), ``label_change_rate`` evaluates all
 mutants together on all test images (``strategy="auto"``: the original forward pass once, then
 only the changed units through the next layer). For ``conv2`` the ``torch.vmap`` strategy (the
 layers before ``conv2`` once, the rest under ``vmap`` with stacked parameters) is timed too, on
@@ -169,15 +170,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="1,000 images, 20 mutants")
     parser.add_argument("--mutants", type=int, default=100, help="mutants per kind")
     parser.add_argument("--images", type=int, default=10_000, help="test images for the LCR")
-    parser.add_argument("--loop-mutants", type=int, default=3, help="mutants timed in the loop")
-    parser.add_argument("--vmap-images", type=int, default=1000, help="images timed with vmap")
+    parser.add_argument("--loop-mutants", type=int, default=2, help="mutants timed in the loop")
+    parser.add_argument("--vmap-images", type=int, default=500, help="images timed with vmap")
     parser.add_argument(
-        "--conductance-images", type=int, default=2000, help="images timed with n_steps=10"
+        "--conductance-images", type=int, default=1000, help="images timed with n_steps=10"
+    )
+    parser.add_argument(
+        "--filter-images", type=int, default=2000, help="validation images for the mutant filter"
     )
     parser.add_argument("--out", type=Path, default=RESULTS, help="where to write the JSON")
     args = parser.parse_args(argv)
     if args.quick:
         args.mutants, args.images, args.vmap_images, args.conductance_images = 20, 1000, 200, 200
+        args.filter_images = 1000
     warnings.filterwarnings("ignore", module="captum")
     device = pick_device(args.device)
     load_before = os.getloadavg()
@@ -188,7 +193,8 @@ def main(argv: list[str] | None = None) -> int:
     x_val, y_val = (t.to(device) for t in to_tensors(splits["validation"]))
     x_test = to_tensors(splits["test"])[0][: args.images].to(device)
     x_all = torch.cat([x_val[: args.images], x_test])
-    lcr_rows = bench_lcr(model, x_val[:5000], y_val[:5000], x_test, args, device)
+    n_filter = args.filter_images
+    lcr_rows = bench_lcr(model, x_val[:n_filter], y_val[:n_filter], x_test, args, device)
     conductance_rows = bench_conductance(model, x_all, args, device)
     wall = time.perf_counter() - started
 

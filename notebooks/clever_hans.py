@@ -106,7 +106,7 @@ stamped = torch.stack([artifact(examples[i : i + 1])[0] for i, artifact in enume
 masks = torch.stack([artifact.mask(28, 28) for artifact in ZOO.values()])
 names = [type(artifact).__name__ for artifact in ZOO.values()]
 figure = plot_images(
-    torch.cat([examples, stamped, masks.to(torch.uint8) * 255]),
+    torch.cat([examples, stamped, masks.to(torch.uint8) * 160]),  # grey: visible on white paper
     ncols=4,
     titles=[f"clean {label}" for label in ZOO] + names + [f"mask of {n}" for n in names],
 )
@@ -396,8 +396,10 @@ fig, ax = plt.subplots(figsize=(6, 3.5), layout="constrained")
 steps = sorted(set(randomization.column("randomized")))
 for name in METHODS:
     ax.plot(steps, randomization.where(method=name).column("rank_correlation"), "o-", label=name)
+layers = randomization.where(method="saliency").column("layer")
+ax.set_xticks(steps, ["trained"] + [f"+ {layer}" for layer in layers[1:]])
 ax.set(
-    xlabel="layers re-initialised (from the output)", ylabel="rank correlation", ylim=(-0.1, 1.05)
+    xlabel="layers re-initialised, from the output", ylabel="rank correlation", ylim=(-0.1, 1.05)
 )
 _ = ax.legend(fontsize=7, ncols=2)
 
@@ -516,6 +518,8 @@ ax.plot(ALPHAS, behaviour.column("flip_added"), "k--", lw=2, label="behavioural 
 for name in METHODS:
     ax.plot(ALPHAS, sweep.where(method=name).column("detected"), "o-", ms=3, label=name)
 ax.set(xscale="log", xlabel="watermark opacity (alpha)", ylabel="rate", ylim=(-0.05, 1.05))
+ax.set_xticks(ALPHAS, [str(alpha) for alpha in ALPHAS], minor=False)
+ax.minorticks_off()
 _ = ax.legend(fontsize=7, ncols=2)
 
 # %% [markdown] tags=["task"]

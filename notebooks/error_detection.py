@@ -275,8 +275,8 @@ plt.show()
 # * **GF** (Gaussian fuzz): redraw a few filters' weights at random from a normal distribution
 #   with the mean and spread of their layer.
 #
-# A mutant is only kept if it still reaches at least 90 % of the original accuracy on the
-# detector-train images: we want small damage, not a broken network. The **label change rate**
+# A mutant is only kept if it still reaches at least 90 % of the original accuracy on 2,000 of
+# the detector-train images: we want small damage, not a broken network. The **label change rate**
 # (LCR) of an image is the share of the 100 mutants whose answer differs from the original's.
 #
 # The mutants are never copies of the model: `make_mutants` stores only the changed filters, and
@@ -286,9 +286,10 @@ plt.show()
 # hidden dense layer `fc1`.
 
 # %%
+filter_index = fit_index[:2000]  # images for the mutants' accuracy filter
 mutants = make_mutants(
     model,
-    validation=(x_val[fit_index], y_val[fit_index]),
+    validation=(x_val[filter_index], y_val[filter_index]),
     n=100,
     fraction=0.1,
     mode="NAI",
@@ -332,7 +333,7 @@ for layer in ("conv2", "fc1"):
     for mode in ("NAI", "GF"):
         variant = make_mutants(
             model,
-            validation=(x_val[fit_index], y_val[fit_index]),
+            validation=(x_val[filter_index], y_val[filter_index]),
             n=100,
             fraction=0.1,
             mode=mode,

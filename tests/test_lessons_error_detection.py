@@ -65,7 +65,7 @@ def setting() -> SimpleNamespace:
 def _mutants(s: SimpleNamespace, fit_index: torch.Tensor, layer: str, mode: str, seed: int):
     return make_mutants(
         s.model,
-        validation=(s.x_val[fit_index], s.y_val[fit_index]),
+        validation=(s.x_val[fit_index[:2000]], s.y_val[fit_index[:2000]]),
         n=100,
         fraction=0.1,
         mode=mode,

@@ -332,8 +332,8 @@ def _draw(
     fraction: float,
     mode: str,
     generator: torch.Generator,
-) -> tuple[dict, dict, dict]:
-    """Draw ``count`` candidate mutations: chosen filters and their new weights per layer."""
+) -> Mutants:
+    """Draw ``count`` candidate mutants (their accuracy is not measured yet: NaN)."""
     filters, weights, biases = {}, {}, {}
     for name in layers:
         module = model.get_submodule(name)
@@ -354,7 +354,8 @@ def _draw(
         filters[name] = chosen.to(device)
         weights[name] = new_weight.to(device)
         biases[name] = None if new_bias is None else new_bias.to(device)
-    return filters, weights, biases
+    unmeasured = torch.full((count,), float("nan"))
+    return Mutants(mode, fraction, layers, filters, weights, biases, unmeasured, math.nan, count)
 
 
 def make_mutants(
@@ -440,11 +441,7 @@ def make_mutants(
         while count < n and tried < max_tries:
             # Draw a little more than is missing: some candidates fail the filter.
             size = min(max_tries - tried, max(2 * (n - count), 8))
-            filters, weights, biases = _draw(model, names, size, fraction, mode, generator)
-            candidates = Mutants(
-                mode, fraction, names, filters, weights, biases,
-                torch.zeros(size), original, 0, seed,
-            )  # fmt: skip
+            candidates = _draw(model, names, size, fraction, mode, generator)
             _, predictions = _predictions(model, candidates, x, batch_size, "auto")
             accuracy = (predictions == y).float().mean(dim=1).cpu()
             tried += size
@@ -467,20 +464,21 @@ def make_mutants(
             "returning those. Lower fraction or min_accuracy_ratio, or raise max_tries.",
             stacklevel=2,
         )
-    return Mutants(
-        mode=mode,
-        fraction=fraction,
-        layers=names,
-        filters={k: torch.cat([m.filters[k] for m in kept]) for k in names},
-        weight={k: torch.cat([m.weight[k] for m in kept]) for k in names},
+    return replace(_concatenate(kept), original_accuracy=original, tried=tried, seed=seed)
+
+
+def _concatenate(parts: list[Mutants]) -> Mutants:
+    """One Mutants object holding all mutants of ``parts`` (same mode, fraction and layers)."""
+    names = parts[0].layers
+    return replace(
+        parts[0],
+        filters={k: torch.cat([m.filters[k] for m in parts]) for k in names},
+        weight={k: torch.cat([m.weight[k] for m in parts]) for k in names},
         bias={
-            k: None if kept[0].bias[k] is None else torch.cat([m.bias[k] for m in kept])
+            k: None if parts[0].bias[k] is None else torch.cat([m.bias[k] for m in parts])
             for k in names
         },
-        accuracy=torch.cat([m.accuracy for m in kept]),
-        original_accuracy=original,
-        tried=tried,
-        seed=seed,
+        accuracy=torch.cat([m.accuracy for m in parts]),
     )
 
 
