@@ -9,9 +9,10 @@ The model is the shipped reference ``SmallCNN``; the images are the reference te
 
 **Label change rate.** Mutants are drawn and filtered (90 % of the original accuracy on
 ``--filter-images`` validation images) as in the notebook. For each kind of mutant (negated
-``fc1`` neurons, the notebook's; negated ``conv2`` filters; Gaussian-fuzzed ``conv2`` filters), ``label_change_rate`` evaluates all
-mutants together on all test images (``strategy="auto"``: the original forward pass once, then
-only the changed units through the next layer). For ``conv2`` the ``torch.vmap`` strategy (the
+``fc1`` neurons, the notebook's; negated ``conv2`` filters; Gaussian-fuzzed ``conv2``
+filters), ``label_change_rate`` evaluates all mutants together on all test images
+(``strategy="auto"``: the original forward pass once, then only the changed units through the
+next layer). For ``conv2`` the ``torch.vmap`` strategy (the
 layers before ``conv2`` once, the rest under ``vmap`` with stacked parameters) is timed too, on
 ``--vmap-images`` images and scaled to all of them. The baseline is the plain loop: one deep
 copy per mutant with the mutant's weights, predicting all test images in batches of 1,000. The
