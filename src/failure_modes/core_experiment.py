@@ -1,7 +1,7 @@
 """The core exercise's experiments, with the settings the notebook uses.
 
 The core notebook (``notebooks/core.py``) walks through these steps one cell at a time; the
-lesson tests (``tests/test_lessons_core.py``) call :func:`run_classifiers` and
+lesson tests (``tests/test_lessons.py``) call :func:`run_classifiers` and
 :func:`run_denoisers`, which chain the very same steps with the very same settings, so the
 tests check exactly what the notebook claims. Each ``*_numbers`` function turns a run into the
 numbers the notebook prints beside its claims.
