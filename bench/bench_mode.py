@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from failure_modes import debugging
+from failure_modes import debugging, mode_experiment
 from failure_modes.data import describe, load_mnist, to_tensors
 from failure_modes.table import Table
 
@@ -113,7 +113,7 @@ def wrong_way_round(results: list, test, config: debugging.ModeConfig, summary: 
         "buggy": buggy,
         "overall": overall,
         "against": {
-            name: debugging.paired_test(buggy, summary[name]["buggy"])
+            name: mode_experiment.paired_test(buggy, summary[name]["buggy"])
             for name in [WRONG_WAY, *debugging.CONTROLS]
         },
     }
@@ -124,10 +124,10 @@ def run(seeds: list[int], config: debugging.ModeConfig) -> dict:
     train, test = load_mnist(train=True), load_mnist(train=False)
     print(describe(train))
     started = time.perf_counter()
-    results = debugging.run_experiment(
+    results = mode_experiment.run_experiment(
         to_tensors(train), to_tensors(test), seeds=seeds, config=config, progress=True
     )
-    summary = debugging.summarise(results)
+    summary = mode_experiment.summarise(results)
     wrong_way = wrong_way_round(results, to_tensors(test), config, summary)
     seconds = time.perf_counter() - started
     return {

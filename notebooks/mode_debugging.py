@@ -47,7 +47,7 @@ import numpy as np
 import torch
 from scipy import stats
 
-from failure_modes import debugging
+from failure_modes import debugging, mode_experiment
 from failure_modes.data import load_mnist, to_tensors
 from failure_modes.debugging import CONTROLS, MEASURES
 from failure_modes.evaluation import predict
@@ -449,7 +449,7 @@ print(
 # for three seeds (about two minutes on a laptop CPU).
 
 # %%
-results = debugging.run_experiment(train, test, seeds=SEEDS, config=CONFIG)
+results = mode_experiment.run_experiment(train, test, seeds=SEEDS, config=CONFIG)
 first = results[0]
 print(f"seed {first.seed}: target layer {first.layer}, buggy labels {first.buggy}")
 
@@ -511,7 +511,7 @@ for name in ["cosine", *CONTROLS]:
 # (`bench/bench_mode.py`, five seeds, in `bench/results/mode.json`) has more.
 
 # %%
-summary = debugging.summarise(results)
+summary = mode_experiment.summarise(results)
 rows = []
 for name, s in summary.items():
     row = {
@@ -573,7 +573,7 @@ print(
 )
 print(
     "paired test, right vs wrong way round:",
-    debugging.paired_test(summary["cosine"]["buggy"], wrong),
+    mode_experiment.paired_test(summary["cosine"]["buggy"], wrong),
 )
 
 # %% [markdown] tags=["task"]
@@ -623,7 +623,7 @@ print(
 
 # %% tags=["solution"]
 GOOD_CONFIG = replace(CONFIG, threshold=0.9)
-good = debugging.run_experiment(
+good = mode_experiment.run_experiment(
     train,
     test,
     seeds=SEEDS,
@@ -631,7 +631,7 @@ good = debugging.run_experiment(
     config=GOOD_CONFIG,
     split_options={"starved_count": 150},
 )
-good_summary = debugging.summarise(good)
+good_summary = mode_experiment.summarise(good)
 print(f"buggy labels at threshold {GOOD_CONFIG.threshold}:", [r.buggy for r in good])
 print(
     f"good model: start {np.mean(good_summary['random']['start_overall']):.3f}, random {np.mean(good_summary['random']['overall']):.3f}, cosine {np.mean(good_summary['cosine']['overall']):.3f}"

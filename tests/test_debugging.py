@@ -11,7 +11,7 @@ from hypothesis.extra.numpy import arrays
 from scipy import stats
 from scipy.spatial import distance
 
-from failure_modes import debugging
+from failure_modes import debugging, mode_experiment
 from failure_modes.debugging import CONTROLS, MEASURES, ModeConfig, Probe
 from failure_modes.models import DenseModel
 
@@ -399,19 +399,19 @@ def test_debug_model_is_repeatable_and_rejects_unknown_selections(tiny_setup):
 
 def test_experiment_and_summary(tiny_setup):
     data = _digits(per_label=40)
-    results = debugging.run_experiment(
+    results = mode_experiment.run_experiment(
         data, data, seeds=[0, 1], selections=["canberra", *CONTROLS], config=TINY,
         split_options={**SMALL_SPLIT, "starved_labels": (3,), "starved_count": 2},
         start_epochs=3, progress=False,
     )  # fmt: skip
     assert [r.seed for r in results] == [0, 1]
-    summary = debugging.summarise(results)
+    summary = mode_experiment.summarise(results)
     assert set(summary) == {"canberra", *CONTROLS}
     assert set(summary["canberra"]["against"]) == set(CONTROLS)
     assert set(summary["random"]["against"]) == {"label_random"}
     assert len(summary["canberra"]["buggy"]) == 2
     with pytest.raises(ValueError, match="seeds is empty"):
-        debugging.run_experiment(data, data, seeds=[])
+        mode_experiment.run_experiment(data, data, seeds=[])
 
 
 # --- the paired test ----------------------------------------------------------------------------
@@ -419,12 +419,12 @@ def test_experiment_and_summary(tiny_setup):
 
 def test_paired_test_is_scipys_one_sided_t_test():
     treated, control = [0.8, 0.85, 0.9, 0.7, 0.95], [0.7, 0.8, 0.85, 0.72, 0.8]
-    result = debugging.paired_test(treated, control)
+    result = mode_experiment.paired_test(treated, control)
     expected = stats.ttest_rel(treated, control, alternative="greater")
     assert result["pvalue"] == pytest.approx(expected.pvalue)
     assert result["statistic"] == pytest.approx(expected.statistic)
     assert result["wins"] == 4 and result["mean_difference"] == pytest.approx(0.066)
     with pytest.raises(ValueError, match="equal length"):
-        debugging.paired_test([1.0, 2.0], [1.0])
+        mode_experiment.paired_test([1.0, 2.0], [1.0])
     with pytest.raises(ValueError, match="at least 2 seeds"):
-        debugging.paired_test([1.0], [0.5])
+        mode_experiment.paired_test([1.0], [0.5])

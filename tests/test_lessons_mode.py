@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from failure_modes import debugging
+from failure_modes import debugging, mode_experiment
 from failure_modes.data import load_mnist, to_tensors
 from failure_modes.evaluation import predict
 
@@ -37,7 +37,7 @@ GOOD_ARMS = {"cosine": ("cosine", GOOD_CONFIG), "random": ("random", GOOD_CONFIG
 LOOKS_AT_SIZE = ["l1", "l2", "minkowski3", "wasserstein"]
 
 
-def _inspect(start: debugging.Start) -> dict:
+def _inspect(start: mode_experiment.Start) -> dict:
     # Parts 1, 3 and 4 of the notebook on one starting model.
     splits, model = start.splits, start.model
     pred, true = predict(model, splits.validation)
@@ -71,7 +71,7 @@ def _inspect(start: debugging.Start) -> dict:
 
 
 def _scores(data, test, seed: int, arms: dict, config, split_options=None) -> dict:
-    start = debugging.setup_seed(data, seed=seed, config=config, split_options=split_options)
+    start = mode_experiment.setup_seed(data, seed=seed, config=config, split_options=split_options)
     scores = {
         "start": start,
         "inspect": _inspect(start) if start.buggy else None,
@@ -146,13 +146,13 @@ def test_dot_agrees_with_cosine_while_the_distances_rank_by_feature_size(weak):
 
 @pytest.mark.parametrize("key", ["buggy", "overall"])
 def test_mode_beats_random_selection_in_every_seed(weak, key):
-    result = debugging.paired_test(_column(weak, "cosine", key), _column(weak, "random", key))
+    result = mode_experiment.paired_test(_column(weak, "cosine", key), _column(weak, "random", key))
     assert result["wins"] == len(SEEDS)
     assert result["pvalue"] < ALPHA
 
 
 def test_most_of_the_gain_comes_from_choosing_the_label(weak):
-    targeted = debugging.paired_test(
+    targeted = mode_experiment.paired_test(
         _column(weak, "label_random", "buggy"), _column(weak, "random", "buggy")
     )
     assert targeted["pvalue"] < ALPHA
@@ -162,7 +162,7 @@ def test_most_of_the_gain_comes_from_choosing_the_label(weak):
 
 def test_ranking_the_wrong_way_round_throws_the_targeting_away(weak):
     wrong = _column(weak, "cosine, wrong way round", "buggy")
-    right = debugging.paired_test(_column(weak, "cosine", "buggy"), wrong)
+    right = mode_experiment.paired_test(_column(weak, "cosine", "buggy"), wrong)
     assert right["pvalue"] < ALPHA
     label_random = _column(weak, "label_random", "buggy").mean()
     random = _column(weak, "random", "buggy").mean()

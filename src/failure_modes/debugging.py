@@ -23,8 +23,9 @@ MODE (Ma et al., FSE 2018) fixes a model's weak labels with data chosen for them
 6. :func:`debug_model` repeats selection and retraining. The :data:`CONTROLS` run the same
    loop with the same number of pool inputs and the same optimiser policy: ``"random"`` draws
    uniformly from the pool, ``"label_random"`` targets the same buggy labels but ignores the
-   ranking. :func:`run_experiment`, :func:`summarise` and :func:`paired_test` compare them over
-   seeds.
+   ranking. :mod:`failure_modes.mode_experiment` compares them over seeds with paired tests.
+
+The nine measures themselves live in :mod:`failure_modes.similarity` (re-exported here).
 
 Datasets are ``(inputs, targets)`` tensor pairs throughout; no function changes its arguments.
 
@@ -41,18 +42,18 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
 import torch
-from scipy import stats
 from torch import nn
 from tqdm.auto import tqdm
 
 from .evaluation import per_class_accuracy, predict
 from .models import DenseModel
+from .similarity import MEASURES, Measure, rank, scores
 from .training import classification_tensors, seed_everything, train_classifier
 from .validation import (
     check_choice,
@@ -70,8 +71,6 @@ __all__ = [
     "Probe",
     "HeatMaps",
     "Trajectory",
-    "Start",
-    "SeedResult",
     "make_splits",
     "train_starting_model",
     "label_accuracy",
@@ -91,162 +90,12 @@ __all__ = [
     "random_inputs",
     "target_layer",
     "debug_model",
-    "setup_seed",
-    "run_experiment",
-    "paired_test",
-    "summarise",
 ]
 
 Data = tuple[torch.Tensor, torch.Tensor]
 """A dataset as ``(inputs float [N, C, H, W], targets int64 [N])``."""
 
 Diagnosis = Literal["underfitting", "overfitting"]
-
-
-# --------------------------------------------------------------------------- measures
-def _dot(candidates: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
-    return candidates @ reference
-
-
-def _cosine(candidates: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
-    norms = candidates.norm(dim=1) * reference.norm()
-    return (candidates @ reference) / norms.clamp_min(1e-12)
-
-
-def _minkowski(p: float) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
-    def distance(candidates: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
-        return (candidates - reference).abs().pow(p).sum(dim=1).pow(1.0 / p)
-
-    return distance
-
-
-def _chebyshev(candidates: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
-    return (candidates - reference).abs().amax(dim=1)
-
-
-def _wasserstein(candidates: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
-    # Between two equally weighted samples of the same size, the 1-D earth mover's distance is
-    # the mean gap between their sorted values; it compares value histograms, not positions.
-    return (candidates.sort(dim=1).values - reference.sort().values).abs().mean(dim=1)
-
-
-def _canberra(candidates: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
-    gap = (candidates - reference).abs()
-    scale = candidates.abs() + reference.abs()
-    # 0/0 terms (both values zero) count as no difference, as in scipy.
-    return torch.where(scale > 0, gap / scale.clamp_min(1e-300), torch.zeros_like(gap)).sum(dim=1)
-
-
-def _bray_curtis(candidates: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
-    gap = (candidates - reference).abs().sum(dim=1)
-    total = (candidates + reference).abs().sum(dim=1)
-    infinite = torch.where(gap > 0, math.inf, 0.0).to(gap)
-    return torch.where(total > 0, gap / total.clamp_min(1e-300), infinite)
-
-
-@dataclass(frozen=True)
-class Measure:
-    """How to compare candidates with a reference map.
-
-    Attributes
-    ----------
-    function : callable
-        ``function(candidates [N, D], reference [D]) -> [N]`` in float64.
-    kind : {"similarity", "distance"}
-        Whether a larger value means more alike (similarity) or less alike (distance).
-    """
-
-    function: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-    kind: Literal["similarity", "distance"]
-
-    def similarity(self, candidates: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
-        """Return scores oriented so that larger always means more alike."""
-        values = self.function(candidates, reference)
-        return values if self.kind == "similarity" else -values
-
-
-MEASURES: dict[str, Measure] = {
-    "dot": Measure(_dot, "similarity"),
-    "cosine": Measure(_cosine, "similarity"),
-    "l1": Measure(_minkowski(1.0), "distance"),
-    "l2": Measure(_minkowski(2.0), "distance"),
-    "minkowski3": Measure(_minkowski(3.0), "distance"),
-    "chebyshev": Measure(_chebyshev, "distance"),
-    "wasserstein": Measure(_wasserstein, "distance"),
-    "canberra": Measure(_canberra, "distance"),
-    "bray_curtis": Measure(_bray_curtis, "distance"),
-}
-"""The nine ways to compare a candidate's features with a reference map, by name."""
-
-
-def _as_matrix(candidates: object, reference: object) -> tuple[torch.Tensor, torch.Tensor]:
-    candidates = torch.as_tensor(candidates).detach().cpu().double()
-    reference = torch.as_tensor(reference).detach().cpu().double()
-    candidates = candidates.reshape(len(candidates), -1)
-    reference = reference.reshape(-1)
-    if candidates.shape[1] != reference.numel():
-        raise ValueError(
-            f"each candidate must have as many values as reference ({reference.numel()}), got "
-            f"{candidates.shape[1]}."
-        )
-    if not bool(torch.isfinite(reference).all()):
-        raise ValueError("reference contains NaN or infinite values; it cannot rank candidates.")
-    return candidates, reference
-
-
-def scores(candidates: torch.Tensor, reference: torch.Tensor, measure: str) -> torch.Tensor:
-    """Raw value of ``measure`` between each candidate and ``reference``.
-
-    Parameters
-    ----------
-    candidates : Tensor
-        ``[N, ...]``: one feature map (or image) per candidate; flattened.
-    reference : Tensor
-        One map with as many values as a candidate.
-    measure : str
-        A key of :data:`MEASURES`.
-
-    Returns
-    -------
-    Tensor
-        ``[N]`` float64: a similarity for ``"dot"``/``"cosine"``, a distance for the others.
-    """
-    check_choice(measure, MEASURES, "measure")
-    matrix, reference = _as_matrix(candidates, reference)
-    return MEASURES[measure].function(matrix, reference)
-
-
-def rank(
-    candidates: torch.Tensor,
-    reference: torch.Tensor,
-    measure: str,
-    *,
-    most_similar: bool = True,
-) -> torch.Tensor:
-    """Order candidates by how alike they are to ``reference``.
-
-    Parameters
-    ----------
-    candidates, reference, measure
-        As in :func:`scores`.
-    most_similar : bool, default True
-        Most alike first (underfitting); ``False`` puts the most different first (overfitting).
-
-    Returns
-    -------
-    Tensor
-        ``[N]`` int64 indices into ``candidates``; ties keep their original order.
-
-    Examples
-    --------
-    >>> reference = torch.tensor([1.0, 0.0])
-    >>> rank(torch.tensor([[0.0, 1.0], [1.0, 0.1]]), reference, "l2")
-    tensor([1, 0])
-    """
-    check_choice(measure, MEASURES, "measure")
-    matrix, reference = _as_matrix(candidates, reference)
-    alike = MEASURES[measure].similarity(matrix, reference)
-    return torch.sort(alike, descending=most_similar, stable=True).indices
 
 
 # --------------------------------------------------------------------------- data
@@ -1091,243 +940,3 @@ def debug_model(
         buggy=buggy,
         selected=np.stack(selected),
     )
-
-
-# --------------------------------------------------------------------------- experiments
-@dataclass(frozen=True)
-class Start:
-    """What every selection of one seed starts from.
-
-    Attributes
-    ----------
-    splits : Splits
-    model : DenseModel
-        The weak starting model.
-    layer : str
-        Its target layer.
-    agreements : list of float
-        Agreement between consecutive layer probes.
-    buggy : list of int
-        Its buggy labels on the validation split.
-    """
-
-    splits: Splits
-    model: nn.Module
-    layer: str
-    agreements: list[float]
-    buggy: list[int]
-
-
-def setup_seed(
-    data: Data,
-    *,
-    seed: int,
-    config: ModeConfig | None = None,
-    split_options: Mapping[str, object] | None = None,
-    start_epochs: int = 20,
-) -> Start:
-    """Splits, weak starting model, target layer and buggy labels of one seed.
-
-    Parameters
-    ----------
-    data : tuple of Tensor
-        Training data, cut by :func:`make_splits`.
-    seed : int
-        Fixes the split, the initial weights and the probes.
-    config : ModeConfig, optional
-        Its ``threshold`` and ``agreement`` are used.
-    split_options : mapping, optional
-        Extra keyword arguments of :func:`make_splits`.
-    start_epochs : int, default 20
-        Epochs of the starting model.
-
-    Returns
-    -------
-    Start
-    """
-    config = ModeConfig() if config is None else config
-    splits = make_splits(data, seed=seed, **dict(split_options or {}))
-    model = train_starting_model(splits.train, seed=seed, epochs=start_epochs)
-    layer, agreements = target_layer(model, splits, agreement=config.agreement, seed=seed)
-    buggy = buggy_labels(label_accuracy(model, splits.validation), config.threshold)
-    return Start(splits, model, layer, agreements, buggy)
-
-
-@dataclass(frozen=True)
-class SeedResult:
-    """Everything one seed of :func:`run_experiment` produced.
-
-    Attributes
-    ----------
-    seed : int
-    start : Start
-        The splits, starting model, target layer and buggy labels every run began from.
-    runs : dict
-        ``{selection: Trajectory}``.
-    """
-
-    seed: int
-    start: Start
-    runs: dict[str, Trajectory]
-
-    @property
-    def layer(self) -> str:
-        """The target layer found on the starting model."""
-        return self.start.layer
-
-    @property
-    def agreements(self) -> list[float]:
-        """Agreement between consecutive layer probes of the starting model."""
-        return self.start.agreements
-
-    @property
-    def buggy(self) -> list[int]:
-        """Buggy labels of the starting model on the validation split; reports score these."""
-        return self.start.buggy
-
-
-def run_experiment(
-    data: Data,
-    test: Data,
-    *,
-    seeds: Sequence[int],
-    selections: Sequence[str] = (*MEASURES, *CONTROLS),
-    config: ModeConfig | None = None,
-    split_options: Mapping[str, object] | None = None,
-    start_epochs: int = 20,
-    progress: bool = True,
-) -> list[SeedResult]:
-    """Every selection from the same weak starting model, for each seed.
-
-    Parameters
-    ----------
-    data : tuple of Tensor
-        Training data, cut by :func:`make_splits` anew for every seed.
-    test : tuple of Tensor
-        Held-out data, only evaluated.
-    seeds : sequence of int
-        One split, one weak starting model, one layer targeting and one run per selection for
-        each seed.
-    selections : sequence of str, default all nine measures and both controls
-        Keys of :data:`MEASURES` and :data:`CONTROLS`.
-    config : ModeConfig, optional
-        Shared by every selection.
-    split_options : mapping, optional
-        Extra keyword arguments of :func:`make_splits`.
-    start_epochs : int, default 20
-        Epochs of the starting model.
-    progress : bool, default True
-        A progress bar over seeds and selections.
-
-    Returns
-    -------
-    list of SeedResult
-    """
-    config = ModeConfig() if config is None else config
-    for selection in selections:
-        check_choice(selection, [*MEASURES, *CONTROLS], "selection")
-    if not selections:
-        raise ValueError("selections is empty; name at least one measure or control.")
-    if not seeds:
-        raise ValueError("seeds is empty; give at least one seed.")
-    test = _check_data(test, "test")
-    results = []
-    with tqdm(total=len(seeds) * len(selections), desc="MODE runs", disable=not progress) as bar:
-        for seed in seeds:
-            start = setup_seed(
-                data, seed=seed, config=config, split_options=split_options,
-                start_epochs=start_epochs,
-            )  # fmt: skip
-            splits, model, layer = start.splits, start.model, start.layer
-            runs = {}
-            for selection in selections:
-                runs[selection] = debug_model(
-                    model, splits, selection=selection, seed=seed, config=config, layer=layer,
-                    test=test,
-                )  # fmt: skip
-                bar.update()
-            results.append(SeedResult(seed, start, runs))
-    return results
-
-
-def paired_test(treated: Sequence[float], control: Sequence[float]) -> dict[str, float]:
-    """One-sided paired t-test that ``treated`` beats ``control`` (pairs share a seed).
-
-    Parameters
-    ----------
-    treated, control : sequence of float
-        One value per seed each, in the same seed order.
-
-    Returns
-    -------
-    dict
-        ``mean_difference`` (treated minus control), ``wins`` (seeds where treated is higher),
-        ``statistic`` and ``pvalue`` of :func:`scipy.stats.ttest_rel` with
-        ``alternative="greater"`` (NaN when all differences are equal).
-    """
-    treated, control = np.asarray(treated, dtype=float), np.asarray(control, dtype=float)
-    if treated.shape != control.shape or treated.ndim != 1:
-        raise ValueError(
-            f"treated and control must be 1-D and of equal length, got shapes {treated.shape} "
-            f"and {control.shape}."
-        )
-    if len(treated) < 2:
-        raise ValueError(f"a paired test needs at least 2 seeds, got {len(treated)}.")
-    result = stats.ttest_rel(treated, control, alternative="greater")
-    return {
-        "mean_difference": float(np.mean(treated - control)),
-        "wins": int(np.sum(treated > control)),
-        "statistic": float(result.statistic),
-        "pvalue": float(result.pvalue),
-    }
-
-
-def summarise(
-    results: Sequence[SeedResult], *, split: Literal["test", "validation"] = "test"
-) -> dict[str, dict]:
-    """Final accuracy of every selection per seed, and paired tests against each control.
-
-    Parameters
-    ----------
-    results : sequence of SeedResult
-        From :func:`run_experiment`.
-    split : {"test", "validation"}, default "test"
-        Which data to score; the test set was never used by a decision.
-
-    Returns
-    -------
-    dict
-        ``{selection: {"buggy": [...], "overall": [...], "start_buggy": [...],
-        "start_overall": [...], "against": {control: {"buggy": test, "overall": test}}}}``
-        with one value per seed: ``buggy`` is the mean accuracy over the starting model's
-        buggy labels, ``overall`` the accuracy over all inputs, after the last round (``start_``:
-        before the first). ``against`` holds :func:`paired_test` of the selection against each
-        control that was run (with at least two seeds).
-    """
-    check_choice(split, ["test", "validation"], "split")
-    if not results:
-        raise ValueError("results is empty; run run_experiment first.")
-    summary: dict[str, dict] = {}
-    for selection in results[0].runs:
-        rows: dict[str, list[float]] = {
-            "buggy": [], "overall": [], "start_buggy": [], "start_overall": [],
-        }  # fmt: skip
-        for result in results:
-            run = result.runs[selection]
-            per_label = getattr(run, split)
-            overall = getattr(run, f"{split}_overall")
-            labels = result.buggy or list(range(per_label.shape[1]))
-            rows["buggy"].append(float(np.nanmean(per_label[-1, labels])))
-            rows["overall"].append(float(overall[-1]))
-            rows["start_buggy"].append(float(np.nanmean(per_label[0, labels])))
-            rows["start_overall"].append(float(overall[0]))
-        summary[selection] = rows
-    for selection, rows in summary.items():
-        rows["against"] = {
-            control: {
-                key: paired_test(rows[key], summary[control][key]) for key in ("buggy", "overall")
-            }
-            for control in CONTROLS
-            if control in summary and control != selection and len(results) > 1
-        }
-    return summary

@@ -1,0 +1,277 @@
+"""MODE against its controls over several seeds, with paired tests.
+
+:func:`run_experiment` starts every selection of a seed (the nine measures of
+:mod:`failure_modes.similarity` and the :data:`~failure_modes.debugging.CONTROLS`) from the same
+weak model (:func:`setup_seed`) and runs :func:`failure_modes.debugging.debug_model` for each;
+:func:`summarise` scores the final models and compares each selection with each control by
+:func:`paired_test`, seed against seed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from scipy import stats
+from torch import nn
+from tqdm.auto import tqdm
+
+from .debugging import (
+    CONTROLS,
+    Data,
+    ModeConfig,
+    Splits,
+    Trajectory,
+    _check_data,
+    buggy_labels,
+    debug_model,
+    label_accuracy,
+    make_splits,
+    target_layer,
+    train_starting_model,
+)
+from .similarity import MEASURES
+from .validation import check_choice
+
+__all__ = ["Start", "SeedResult", "setup_seed", "run_experiment", "paired_test", "summarise"]
+
+
+@dataclass(frozen=True)
+class Start:
+    """What every selection of one seed starts from.
+
+    Attributes
+    ----------
+    splits : Splits
+    model : DenseModel
+        The weak starting model.
+    layer : str
+        Its target layer.
+    agreements : list of float
+        Agreement between consecutive layer probes.
+    buggy : list of int
+        Its buggy labels on the validation split.
+    """
+
+    splits: Splits
+    model: nn.Module
+    layer: str
+    agreements: list[float]
+    buggy: list[int]
+
+
+def setup_seed(
+    data: Data,
+    *,
+    seed: int,
+    config: ModeConfig | None = None,
+    split_options: Mapping[str, object] | None = None,
+    start_epochs: int = 20,
+) -> Start:
+    """Splits, weak starting model, target layer and buggy labels of one seed.
+
+    Parameters
+    ----------
+    data : tuple of Tensor
+        Training data, cut by :func:`make_splits`.
+    seed : int
+        Fixes the split, the initial weights and the probes.
+    config : ModeConfig, optional
+        Its ``threshold`` and ``agreement`` are used.
+    split_options : mapping, optional
+        Extra keyword arguments of :func:`make_splits`.
+    start_epochs : int, default 20
+        Epochs of the starting model.
+
+    Returns
+    -------
+    Start
+    """
+    config = ModeConfig() if config is None else config
+    splits = make_splits(data, seed=seed, **dict(split_options or {}))
+    model = train_starting_model(splits.train, seed=seed, epochs=start_epochs)
+    layer, agreements = target_layer(model, splits, agreement=config.agreement, seed=seed)
+    buggy = buggy_labels(label_accuracy(model, splits.validation), config.threshold)
+    return Start(splits, model, layer, agreements, buggy)
+
+
+@dataclass(frozen=True)
+class SeedResult:
+    """Everything one seed of :func:`run_experiment` produced.
+
+    Attributes
+    ----------
+    seed : int
+    start : Start
+        The splits, starting model, target layer and buggy labels every run began from.
+    runs : dict
+        ``{selection: Trajectory}``.
+    """
+
+    seed: int
+    start: Start
+    runs: dict[str, Trajectory]
+
+    @property
+    def layer(self) -> str:
+        """The target layer found on the starting model."""
+        return self.start.layer
+
+    @property
+    def agreements(self) -> list[float]:
+        """Agreement between consecutive layer probes of the starting model."""
+        return self.start.agreements
+
+    @property
+    def buggy(self) -> list[int]:
+        """Buggy labels of the starting model on the validation split; reports score these."""
+        return self.start.buggy
+
+
+def run_experiment(
+    data: Data,
+    test: Data,
+    *,
+    seeds: Sequence[int],
+    selections: Sequence[str] = (*MEASURES, *CONTROLS),
+    config: ModeConfig | None = None,
+    split_options: Mapping[str, object] | None = None,
+    start_epochs: int = 20,
+    progress: bool = True,
+) -> list[SeedResult]:
+    """Every selection from the same weak starting model, for each seed.
+
+    Parameters
+    ----------
+    data : tuple of Tensor
+        Training data, cut by :func:`make_splits` anew for every seed.
+    test : tuple of Tensor
+        Held-out data, only evaluated.
+    seeds : sequence of int
+        One split, one weak starting model, one layer targeting and one run per selection for
+        each seed.
+    selections : sequence of str, default all nine measures and both controls
+        Keys of :data:`MEASURES` and :data:`CONTROLS`.
+    config : ModeConfig, optional
+        Shared by every selection.
+    split_options : mapping, optional
+        Extra keyword arguments of :func:`make_splits`.
+    start_epochs : int, default 20
+        Epochs of the starting model.
+    progress : bool, default True
+        A progress bar over seeds and selections.
+
+    Returns
+    -------
+    list of SeedResult
+    """
+    config = ModeConfig() if config is None else config
+    for selection in selections:
+        check_choice(selection, [*MEASURES, *CONTROLS], "selection")
+    if not selections:
+        raise ValueError("selections is empty; name at least one measure or control.")
+    if not seeds:
+        raise ValueError("seeds is empty; give at least one seed.")
+    test = _check_data(test, "test")
+    results = []
+    with tqdm(total=len(seeds) * len(selections), desc="MODE runs", disable=not progress) as bar:
+        for seed in seeds:
+            start = setup_seed(
+                data, seed=seed, config=config, split_options=split_options,
+                start_epochs=start_epochs,
+            )  # fmt: skip
+            splits, model, layer = start.splits, start.model, start.layer
+            runs = {}
+            for selection in selections:
+                runs[selection] = debug_model(
+                    model, splits, selection=selection, seed=seed, config=config, layer=layer,
+                    test=test,
+                )  # fmt: skip
+                bar.update()
+            results.append(SeedResult(seed, start, runs))
+    return results
+
+
+def paired_test(treated: Sequence[float], control: Sequence[float]) -> dict[str, float]:
+    """One-sided paired t-test that ``treated`` beats ``control`` (pairs share a seed).
+
+    Parameters
+    ----------
+    treated, control : sequence of float
+        One value per seed each, in the same seed order.
+
+    Returns
+    -------
+    dict
+        ``mean_difference`` (treated minus control), ``wins`` (seeds where treated is higher),
+        ``statistic`` and ``pvalue`` of :func:`scipy.stats.ttest_rel` with
+        ``alternative="greater"`` (NaN when all differences are equal).
+    """
+    treated, control = np.asarray(treated, dtype=float), np.asarray(control, dtype=float)
+    if treated.shape != control.shape or treated.ndim != 1:
+        raise ValueError(
+            f"treated and control must be 1-D and of equal length, got shapes {treated.shape} "
+            f"and {control.shape}."
+        )
+    if len(treated) < 2:
+        raise ValueError(f"a paired test needs at least 2 seeds, got {len(treated)}.")
+    result = stats.ttest_rel(treated, control, alternative="greater")
+    return {
+        "mean_difference": float(np.mean(treated - control)),
+        "wins": int(np.sum(treated > control)),
+        "statistic": float(result.statistic),
+        "pvalue": float(result.pvalue),
+    }
+
+
+def summarise(
+    results: Sequence[SeedResult], *, split: Literal["test", "validation"] = "test"
+) -> dict[str, dict]:
+    """Final accuracy of every selection per seed, and paired tests against each control.
+
+    Parameters
+    ----------
+    results : sequence of SeedResult
+        From :func:`run_experiment`.
+    split : {"test", "validation"}, default "test"
+        Which data to score; the test set was never used by a decision.
+
+    Returns
+    -------
+    dict
+        ``{selection: {"buggy": [...], "overall": [...], "start_buggy": [...],
+        "start_overall": [...], "against": {control: {"buggy": test, "overall": test}}}}``
+        with one value per seed: ``buggy`` is the mean accuracy over the starting model's
+        buggy labels, ``overall`` the accuracy over all inputs, after the last round (``start_``:
+        before the first). ``against`` holds :func:`paired_test` of the selection against each
+        control that was run (with at least two seeds).
+    """
+    check_choice(split, ["test", "validation"], "split")
+    if not results:
+        raise ValueError("results is empty; run run_experiment first.")
+    summary: dict[str, dict] = {}
+    for selection in results[0].runs:
+        rows: dict[str, list[float]] = {
+            "buggy": [], "overall": [], "start_buggy": [], "start_overall": [],
+        }  # fmt: skip
+        for result in results:
+            run = result.runs[selection]
+            per_label = getattr(run, split)
+            overall = getattr(run, f"{split}_overall")
+            labels = result.buggy or list(range(per_label.shape[1]))
+            rows["buggy"].append(float(np.nanmean(per_label[-1, labels])))
+            rows["overall"].append(float(overall[-1]))
+            rows["start_buggy"].append(float(np.nanmean(per_label[0, labels])))
+            rows["start_overall"].append(float(overall[0]))
+        summary[selection] = rows
+    for selection, rows in summary.items():
+        rows["against"] = {
+            control: {
+                key: paired_test(rows[key], summary[control][key]) for key in ("buggy", "overall")
+            }
+            for control in CONTROLS
+            if control in summary and control != selection and len(results) > 1
+        }
+    return summary
