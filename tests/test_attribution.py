@@ -8,7 +8,13 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from failure_modes.attribution import METHODS, artifact_mass, attribute
+from failure_modes.attribution import (
+    METHODS,
+    ROWS_PER_PASS,
+    artifact_mass,
+    attribute,
+    default_batch_size,
+)
 from failure_modes.models import DenseModel, SmallCNN
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning:captum.*")
@@ -45,6 +51,16 @@ def test_every_method_returns_maps_of_the_inputs_shape(models, inputs, method, m
     assert maps.device == torch.device("cpu") and not maps.requires_grad
     assert bool(torch.isfinite(maps).all()) and bool(maps.abs().sum() > 0)
     assert torch.equal(inputs, before) and not inputs.requires_grad
+
+
+def test_default_batch_size_keeps_about_the_same_number_of_rows_per_pass():
+    assert default_batch_size("saliency") == ROWS_PER_PASS
+    assert default_batch_size("integrated_gradients") == ROWS_PER_PASS // 32
+    assert default_batch_size("integrated_gradients", n_steps=64) == ROWS_PER_PASS // 64
+    assert default_batch_size("noise_tunnel_ig") == ROWS_PER_PASS // (8 * 16)
+    assert default_batch_size("integrated_gradients", n_steps=5000) == 1
+    with pytest.raises(ValueError, match="Unknown method 'lime'"):
+        default_batch_size("lime")
 
 
 @pytest.mark.parametrize("method", DETERMINISTIC)

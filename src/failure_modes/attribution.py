@@ -35,6 +35,8 @@ from .validation import as_tensor, check_choice, check_mask, check_positive_int,
 __all__ = [
     "Method",
     "METHODS",
+    "ROWS_PER_PASS",
+    "default_batch_size",
     "attribute",
     "artifact_mass",
     "chance_level",
@@ -84,6 +86,32 @@ METHODS: dict[str, Method] = {
 """Known method names, each mapped to its Captum class and default options."""
 
 
+ROWS_PER_PASS = 1024
+"""Model inputs per forward pass that :func:`attribute` aims at when no batch size is given."""
+
+
+def default_batch_size(method: str, **options: Any) -> int:
+    """Images per Captum call that :func:`attribute` uses for ``method`` when none is given.
+
+    One image becomes several model inputs under some methods (``n_steps`` interpolation
+    points, ``n_samples`` or ``nt_samples`` noisy copies, ``perturbations_per_eval`` occluded
+    copies); the batch holds about :data:`ROWS_PER_PASS` of them.
+
+    Examples
+    --------
+    >>> default_batch_size("integrated_gradients")  # 32 steps per image
+    32
+    >>> default_batch_size("saliency")
+    1024
+    """
+    check_choice(method, METHODS, "method")
+    settings = {**METHODS[method].defaults, **options}
+    per_image = 1
+    for key in ("n_steps", "n_samples", "nt_samples", "perturbations_per_eval"):
+        per_image *= max(int(settings.get(key, 1)), 1)
+    return max(1, ROWS_PER_PASS // per_image)
+
+
 def _baseline_distribution(inputs: torch.Tensor, baselines: object) -> torch.Tensor:
     # GradientShap samples baselines from a distribution; a single reference becomes a batch of 1.
     if baselines is None:
@@ -100,7 +128,7 @@ def attribute(
     target: int | torch.Tensor,
     method: str = "integrated_gradients",
     *,
-    batch_size: int = 128,
+    batch_size: int | None = None,
     **options: Any,
 ) -> torch.Tensor:
     """Attribution maps of ``model``'s ``target`` logit for each input, by a Captum method.
@@ -115,9 +143,11 @@ def attribute(
         The class to explain: one for all inputs, or one per input (``[N]``).
     method : str, default "integrated_gradients"
         A key of :data:`METHODS`.
-    batch_size : int, default 128
-        Inputs per Captum call; bounds memory (Integrated Gradients multiplies a batch by
-        ``n_steps``).
+    batch_size : int, optional
+        Inputs per Captum call. By default about :data:`ROWS_PER_PASS` model inputs go through
+        each forward pass: a method that turns one image into many (Integrated Gradients into
+        ``n_steps``, its noise tunnel into ``nt_samples * n_steps``) gets fewer images per
+        call. That bounds memory, and on a CPU it is also the fastest size.
     **options
         Passed to the method's ``attribute`` and override its defaults, e.g. ``baselines=``,
         ``n_steps=``, ``abs=False`` (signed saliency).
@@ -139,8 +169,11 @@ def attribute(
             f"inputs must be a float batch [N, C, H, W], got dtype {inputs.dtype} and shape "
             f"{tuple(inputs.shape)}."
         )
-    check_positive_int(batch_size, "batch_size")
     spec = METHODS[method]
+    kwargs = {**spec.defaults, **options}
+    if batch_size is None:
+        batch_size = default_batch_size(method, **options)
+    check_positive_int(batch_size, "batch_size")
     device = next(model.parameters()).device
     inputs = inputs.to(device)
     targets = torch.as_tensor(target, device=device).long()
@@ -152,7 +185,6 @@ def attribute(
         )
     model.eval()
     explainer = spec.build(model)
-    kwargs = {**spec.defaults, **options}
     if spec.needs_baseline_distribution:
         kwargs["baselines"] = _baseline_distribution(inputs, kwargs.get("baselines"))
     chunks = []
@@ -356,7 +388,7 @@ def compare_methods(
     methods: Sequence[str] | None = None,
     *,
     baselines: float | torch.Tensor | None = None,
-    batch_size: int = 128,
+    batch_size: int | None = None,
     options: Mapping[str, Mapping[str, Any]] | None = None,
     progress: bool = True,
 ) -> MethodComparison:
@@ -377,8 +409,8 @@ def compare_methods(
     baselines : float or Tensor, optional
         Reference input for the methods that take one (see :func:`accepts_baselines`), e.g.
         the normalised value of a black pixel; default each method's own (zeros).
-    batch_size : int, default 128
-        Inputs per Captum call.
+    batch_size : int, optional
+        Inputs per Captum call; default: chosen per method as in :func:`attribute`.
     options : mapping of str to mapping, optional
         Extra options per method, e.g. ``{"integrated_gradients": {"n_steps": 64}}``.
     progress : bool, default True
