@@ -22,14 +22,10 @@ after: wall-clock times depend on everything else the machine runs).
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import platform
 import time
 import warnings
-from pathlib import Path
 
+import common
 import torch
 
 from failure_modes.attribution import METHODS, ROWS_PER_PASS, attribute, default_batch_size
@@ -37,9 +33,6 @@ from failure_modes.data import load_mnist, to_tensors
 from failure_modes.shortcuts import black_baseline, train_dense
 from failure_modes.table import Table
 from failure_modes.training import pick_device
-
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "bench" / "results" / "attribution.json"
 
 
 def _options(method: str, baseline: float, *, batched: bool) -> dict:
@@ -103,12 +96,6 @@ def run(n_images: int, n_single: int, device: torch.device) -> dict:
             f"{method}: {batched:.0f} img/s batched, {single:.0f} img/s one at a time", flush=True
         )
     return {
-        "device": str(device),
-        "device_name": torch.cuda.get_device_name(device)
-        if device.type == "cuda"
-        else platform.processor() or platform.machine(),
-        "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
         "images_batched": len(inputs),
         "images_one_at_a_time": n_single,
         "rows_per_pass": ROWS_PER_PASS,
@@ -118,36 +105,32 @@ def run(n_images: int, n_single: int, device: torch.device) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     """Command line entry point."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--device", default=None, help="cpu, cuda or mps (default: best available)")
-    parser.add_argument("--quick", action="store_true", help="100 images, 10 one at a time")
+    parser = common.parser(
+        __doc__.splitlines()[0], "attribution", quick="100 images, 10 one at a time"
+    )
     parser.add_argument("--images", type=int, default=1000, help="images explained in batches")
     parser.add_argument("--single", type=int, default=100, help="images explained one at a time")
-    parser.add_argument("--out", type=Path, default=RESULTS, help="where to write the JSON")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore", module="captum")
     n_images, n_single = (100, 10) if args.quick else (args.images, args.single)
     device = pick_device(args.device)
-    load_before = os.getloadavg()
+    before = common.machine(device)
     started = time.perf_counter()
     result = run(n_images, min(n_single, n_images), device)
     result.update(
         quick=args.quick,
         wall_seconds=time.perf_counter() - started,
-        load_average_before=load_before,
-        load_average_after=os.getloadavg(),
-        cpu_count=os.cpu_count(),
+        machine=before,
+        load_average_after=common.load_average(),
     )
     print()
     print(Table(result["rows"]).to_text(precision=1))
     print(
         f"\n{result['images_batched']} images batched, {result['images_one_at_a_time']} one at a "
-        f"time, on {result['device']} ({result['threads']} threads); load average before "
-        f"{load_before[0]:.1f}, after {result['load_average_after'][0]:.1f}."
+        f"time, on {device} ({before['threads']} threads); load average before "
+        f"{before['load_average']}, after {result['load_average_after']}."
     )
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    common.write_json(args.output, result)
     return 0
 
 

@@ -28,17 +28,14 @@ else the machine runs; the JSON records the load average before and after.
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
-import os
-import platform
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+import common
 import torch
 from torch.utils.data import Dataset
 
@@ -53,7 +50,6 @@ from failure_modes.taint import taint_dataset
 from failure_modes.training import image_tensors, pick_device, train_classifier, train_denoiser
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "bench" / "results" / "core.json"
 LIMIT_SECONDS = 600
 PROBE_FRACTION = 0.05
 QUICK_FRACTION = 0.01
@@ -319,13 +315,6 @@ def time_notebook(timeout: int) -> float | None:
 
 
 # --------------------------------------------------------------------------- report
-def _load_average() -> list[float] | None:
-    try:
-        return [round(v, 2) for v in os.getloadavg()]
-    except (AttributeError, OSError):
-        return None
-
-
 def _minutes(seconds: float) -> str:
     return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.1f} s"
 
@@ -385,19 +374,18 @@ def report(times: list[StageTime], notebook_seconds: float | None) -> tuple[Tabl
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
-    parser.add_argument("--quick", action="store_true", help="smoke run: 1 %% of every stage")
+    parser = common.parser(
+        __doc__.split("\n\n")[0], "core", quick="1 %% of every stage, no notebook"
+    )
     parser.add_argument("--limit", type=float, default=LIMIT_SECONDS, help="seconds per stage")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-notebook", action="store_true", help="skip the notebook run")
-    parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     if args.device == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda: no CUDA device is available here")
     device = pick_device(args.device)
     probe = QUICK_FRACTION if args.quick else PROBE_FRACTION
-    load_before = _load_average()
+    before = common.machine(device)
 
     runs = [
         (default_workload(args.seed), OURS),
@@ -436,17 +424,8 @@ def main(argv: list[str] | None = None) -> int:
     if notebook_seconds is not None:
         print(f"solution notebook, headless: {_minutes(notebook_seconds)}")
     record = {
-        "machine": {
-            "platform": platform.platform(),
-            "processor": platform.processor(),
-            "cpu_count": os.cpu_count(),
-            "torch": torch.__version__,
-            "torch_threads": torch.get_num_threads(),
-            "device": str(device),
-            "cuda_device": torch.cuda.get_device_name() if device.type == "cuda" else None,
-            "load_average_before": load_before,
-            "load_average_after": _load_average(),
-        },
+        "machine": before,
+        "load_average_after": common.load_average(),
         "options": {
             "quick": args.quick,
             "limit_seconds": args.limit,
@@ -461,9 +440,7 @@ def main(argv: list[str] | None = None) -> int:
         "stages": [{**asdict(t), "extrapolated": t.extrapolated} for t in times],
         "summary": summary,
     }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(record, indent=2) + "\n")
-    print(f"wrote {args.output}")
+    common.write_json(args.output, record)
     return 0
 
 

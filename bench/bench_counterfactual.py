@@ -13,13 +13,9 @@ the JSON records the load average so a reader can tell a busy machine from a slo
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import platform
 import time
-from pathlib import Path
 
+import common
 import torch
 
 from failure_modes.contrastive import misclassified
@@ -28,16 +24,8 @@ from failure_modes.data import normalization, to_tensors
 from failure_modes.models import load_reference_model
 from failure_modes.reference import reference_splits
 
-RESULTS = Path(__file__).resolve().parent / "results" / "counterfactual.json"
 # The settings of the notebook's main (sparse) counterfactuals.
 SETTINGS = {"distance": "l1", "weight": 0.2, "margin": 2.0}
-
-
-def _load_average() -> list[float] | None:
-    try:
-        return [round(v, 2) for v in os.getloadavg()]
-    except (AttributeError, OSError):
-        return None
 
 
 def run(n_images: int, device: str) -> dict:
@@ -71,8 +59,6 @@ def run(n_images: int, device: str) -> dict:
     return {
         "images": len(images),
         "settings": SETTINGS,
-        "device": device,
-        "threads": torch.get_num_threads(),
         "batched_seconds": round(batched_seconds, 2),
         "single_seconds": round(single_seconds, 2),
         "batched_seconds_per_image": round(batched_seconds / len(images), 4),
@@ -84,21 +70,17 @@ def run(n_images: int, device: str) -> dict:
         "median_l1": round(float(batched.l1.median()), 3),
         "median_changed_share": round(float(batched.changed_share.median()), 4),
         "mean_steps": round(float(batched.steps.float().mean()), 1),
-        "load_average": _load_average(),
-        "torch": torch.__version__,
-        "machine": platform.processor() or platform.machine(),
+        "load_average_after": common.load_average(),
     }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--device", default="cpu", help="torch device (default cpu)")
-    parser.add_argument("--quick", action="store_true", help="40 images instead of 200")
+    parser = common.parser(__doc__.splitlines()[0], "counterfactual", quick="40 images, not 200")
     parser.add_argument("--images", type=int, default=None, help="number of mistakes")
-    parser.add_argument("--output", type=Path, default=RESULTS, help="JSON file to write")
     args = parser.parse_args()
     n_images = args.images or (40 if args.quick else 200)
-    result = run(n_images, args.device)
+    before = common.machine(args.device)
+    result = {"machine": before, **run(n_images, args.device)}
     rows = [
         ("images", result["images"]),
         ("batched, s", result["batched_seconds"]),
@@ -110,13 +92,13 @@ def main() -> None:
         ("validity", result["validity"]),
         ("median L1", result["median_l1"]),
         ("median share changed", result["median_changed_share"]),
-        ("load average", result["load_average"]),
+        ("threads", before["threads"]),
+        ("load average before", before["load_average"]),
+        ("load average after", result["load_average_after"]),
     ]
     for name, value in rows:
         print(f"{name:<26}{value}")
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"written to {args.output}")
+    common.write_json(args.output, result)
 
 
 if __name__ == "__main__":

@@ -30,14 +30,10 @@ and after: wall-clock times depend on everything else the machine runs).
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import platform
 import time
 import warnings
-from pathlib import Path
 
+import common
 import torch
 
 from failure_modes.data import to_tensors
@@ -52,8 +48,6 @@ from failure_modes.reference import reference_splits
 from failure_modes.table import Table
 from failure_modes.training import pick_device
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "bench" / "results" / "error_detection.json"
 KINDS = (("fc1", "NAI"), ("conv2", "NAI"), ("conv2", "GF"))
 LOOP_BATCH = 1000
 
@@ -166,9 +160,9 @@ def bench_conductance(model, x_all: torch.Tensor, args, device) -> list[dict]:
 
 def main(argv: list[str] | None = None) -> int:
     """Command line entry point."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--device", default=None, help="cpu, cuda or mps (default: best available)")
-    parser.add_argument("--quick", action="store_true", help="1,000 images, 20 mutants")
+    parser = common.parser(
+        __doc__.splitlines()[0], "error_detection", quick="1,000 images, 20 mutants"
+    )
     parser.add_argument("--mutants", type=int, default=100, help="mutants per kind")
     parser.add_argument("--images", type=int, default=10_000, help="test images for the LCR")
     parser.add_argument("--loop-mutants", type=int, default=2, help="mutants timed in the loop")
@@ -179,14 +173,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--filter-images", type=int, default=2000, help="validation images for the mutant filter"
     )
-    parser.add_argument("--out", type=Path, default=RESULTS, help="where to write the JSON")
     args = parser.parse_args(argv)
     if args.quick:
         args.mutants, args.images, args.vmap_images, args.conductance_images = 20, 1000, 200, 200
         args.filter_images = 1000
     warnings.filterwarnings("ignore", module="captum")
     device = pick_device(args.device)
-    load_before = os.getloadavg()
+    before = common.machine(device)
     started = time.perf_counter()
 
     splits = reference_splits()
@@ -200,13 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     wall = time.perf_counter() - started
 
     result = {
-        "device": str(device),
-        "device_name": torch.cuda.get_device_name(device)
-        if device.type == "cuda"
-        else platform.processor() or platform.machine(),
-        "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
-        "cpu_count": os.cpu_count(),
+        "machine": before,
         "quick": args.quick,
         "mutants": args.mutants,
         "images": len(x_test),
@@ -215,22 +202,19 @@ def main(argv: list[str] | None = None) -> int:
         "lcr": lcr_rows,
         "conductance": conductance_rows,
         "wall_seconds": wall,
-        "load_average_before": load_before,
-        "load_average_after": os.getloadavg(),
+        "load_average_after": common.load_average(),
     }
     print()
     print(Table(lcr_rows).to_text(precision=2))
     print()
     print(Table(conductance_rows).to_text(precision=1))
     print(
-        f"\n{args.mutants} mutants x {len(x_test)} images on {device} ({result['threads']} "
+        f"\n{args.mutants} mutants x {len(x_test)} images on {device} ({before['threads']} "
         f"threads); loop timed on {args.loop_mutants} mutants and extrapolated. Whole run "
-        f"{wall:.1f} s; load average before {load_before[0]:.1f}, after "
-        f"{result['load_average_after'][0]:.1f}."
+        f"{wall:.1f} s; load average before {before['load_average']}, after "
+        f"{result['load_average_after']}."
     )
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    common.write_json(args.output, result)
     return 0
 
 
