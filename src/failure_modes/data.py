@@ -411,9 +411,10 @@ def prepare(
     Returns
     -------
     dict
-        ``{"MNIST": provenance, "FashionMNIST": provenance}`` (the datasets asked for); each provenance has ``source``,
-        ``detail``, ``sizes`` (``{"train": n, "test": n}``), ``files`` (bytes and sha256 per
-        raw file), ``prepared`` (UTC date) and ``tried`` (sources that failed first).
+        ``{"MNIST": provenance, "FashionMNIST": provenance}`` (the datasets asked for); each
+        provenance has ``source``, ``detail``, ``sizes`` (``{"train": n, "test": n}``),
+        ``files`` (bytes and sha256 per raw file), ``prepared`` (UTC date) and ``tried``
+        (sources that failed first).
 
     Raises
     ------

@@ -511,7 +511,8 @@ def plot_roc(
     fpr, tpr = _to_numpy(fpr, "fpr"), _to_numpy(tpr, "tpr")
     if fpr.shape != tpr.shape or fpr.ndim != 1:
         raise ValueError(
-            f"fpr and tpr must be 1-D arrays of equal length, got shapes {fpr.shape} and {tpr.shape}."
+            "fpr and tpr must be 1-D arrays of equal length, got shapes "
+            f"{fpr.shape} and {tpr.shape}."
         )
     ax = _new_square_axes(ax)
     if not any(line.get_label() == "chance" for line in ax.lines):

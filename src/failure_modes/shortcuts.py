@@ -343,7 +343,7 @@ def explain_inputs(
 
 
 def flag_rates(comparison: MethodComparison, factor: float = MASS_FACTOR) -> Table:
-    """Per method, the share of images whose artifact mass exceeds ``factor`` times the chance level.
+    """Per method, the share of images whose artifact mass exceeds ``factor`` times chance.
 
     On a model that exploits the artifact this is the method's detection rate; on a model
     trained on clean data, its false-alarm rate.

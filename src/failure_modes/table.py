@@ -84,7 +84,7 @@ class Table:
         )
 
     def row(self, **equals: Any) -> Mapping[str, Any]:
-        """Return the single row whose columns equal ``equals``; raise if there is not exactly one."""
+        """Return the single row whose columns equal ``equals`` (KeyError unless exactly one)."""
         found = self.where(**equals).rows
         if len(found) != 1:
             raise KeyError(f"expected one row with {equals}, found {len(found)}.")

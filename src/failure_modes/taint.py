@@ -16,6 +16,7 @@ import functools
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -31,6 +32,9 @@ from .validation import (
     check_probability,
     check_uint8_images,
 )
+
+DatasetT = TypeVar("DatasetT")
+"""A dataset with uint8 ``.data`` and ``.targets``; :func:`taint_dataset` returns its type."""
 
 __all__ = [
     "Corruption",
@@ -456,7 +460,7 @@ def taint_images(
     fraction: float = 1.0,
     seed: int = 0,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Return tainted copies of ``images`` and a boolean ``[N]`` marking the images changed.
+    """Return tainted copies of ``images`` and a boolean ``[N]`` marking the images stamped.
 
     Parameters
     ----------
@@ -487,28 +491,30 @@ def taint_images(
     check_labels_present(corruptions.keys(), labels, name="corruptions labels")
     generator = torch.Generator().manual_seed(seed)
     tainted = images.clone()
-    changed = torch.zeros(len(images), dtype=torch.bool)
+    stamped = torch.zeros(len(images), dtype=torch.bool)
     for label, corruption in sorted(corruptions.items()):
         index = torch.nonzero(labels == label).flatten()
         keep = round(fraction * len(index))
         index = index[torch.randperm(len(index), generator=generator)[:keep]].sort().values
         tainted[index] = corruption(images[index])
-        changed[index] = True
-    return tainted, changed
+        stamped[index] = True
+    return tainted, stamped
 
 
 def taint_dataset(
-    dataset: object,
+    dataset: DatasetT,
     corruptions: Mapping[int, Corruption],
     *,
     fraction: float = 1.0,
     seed: int = 0,
-):
+) -> DatasetT:
     """Return a deep copy of ``dataset`` whose images of the given labels carry an artifact.
 
     The dataset given is never changed. The copy keeps the dataset's class and transform, so it
     loads like the original; it also gets ``.tainted``, a boolean ``[N]`` marking the images
-    that were changed.
+    that received their label's artifact (all of those labels, or ``fraction`` of them). An
+    artifact can leave an image's bytes as they were (a white pixel where there was already
+    white ink), so compare ``.data`` to find the images whose pixels differ.
 
     Parameters
     ----------
@@ -528,10 +534,10 @@ def taint_dataset(
             "dataset must have .data (uint8 [N, H, W]) and .targets, like torchvision's MNIST; "
             f"got {type(dataset).__name__}."
         )
-    images, changed = taint_images(
+    images, stamped = taint_images(
         dataset.data, torch.as_tensor(dataset.targets), corruptions, fraction=fraction, seed=seed
     )
     tainted = copy.deepcopy(dataset)
     tainted.data = images
-    tainted.tainted = changed
+    tainted.tainted = stamped
     return tainted
