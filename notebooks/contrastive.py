@@ -89,9 +89,8 @@ for true_name, predicted_name, count in mistakes.pairs()[:6]:
 among_tops = np.isin(mistakes.true, TOPS) & np.isin(mistakes.predicted, TOPS)
 print(f"share of all mistakes that confuse two upper-body garments: {among_tops.mean():.3f}")
 print(f"median confidence of the model in its wrong answers: {np.median(mistakes.confidence):.3f}")
-print(
-    f"share of wrong answers given with confidence above 0.9: {(mistakes.confidence > 0.9).mean():.3f}"
-)
+confident = (mistakes.confidence > 0.9).mean()
+print(f"share of wrong answers given with confidence above 0.9: {confident:.3f}")
 
 # %%
 first = mistakes[:16]
@@ -279,9 +278,8 @@ print(f"median L1 distance to the nearest training image of the true class: {nea
 print(f"median ratio change / nearest distance: {(sparse.l1 / nearest).median():.3f}")
 print(f"median share of pixels changed (L0): {sparse.changed_share.median():.3f}")
 print(f"median largest change of a single pixel (0..1 scale): {biggest.median():.3f}")
-print(
-    f"time per image: {sparse.seconds / len(sparse):.4f} s, {sparse.steps.float().mean():.1f} steps on average"
-)
+seconds_per_image, mean_steps = sparse.seconds / len(sparse), sparse.steps.float().mean()
+print(f"time per image: {seconds_per_image:.4f} s, {mean_steps:.1f} steps on average")
 
 # %% [markdown]
 # For comparison, a widely used counterfactual library reports 6–9 s per MNIST image for its
@@ -384,13 +382,13 @@ print(agreement)
 # that agreement independent evidence that they are right?</div>
 
 # %% [markdown] tags=["solution"]
-# <div class="alert alert-block alert-info"><b>Task 4.1 (model answer)</b>: They agree for
-# nearly every mistake (the first column of the table printed above), with a median mass on the
-# changed pixels about three times the chance level (the last two columns). But the agreement is not independent
-# evidence. The first step of the counterfactual search follows the gradient of the very
-# logit difference that Saliency maps, and the L1 step keeps only the pixels where that gradient
-# is large; the two methods read the same local slope of the model. Both can be "right about the
-# model" and still tell us nothing a person would call a reason.</div>
+# <div class="alert alert-block alert-info"><b>Task 4.1 (model answer)</b>: They agree for nearly
+# every mistake (the first column of the table printed above), with a median mass on the changed
+# pixels about three times the chance level (the last two columns). But the agreement is not
+# independent evidence. The first step of the counterfactual search follows the gradient of the very
+# logit difference that Saliency maps, and the L1 step keeps only the pixels where that gradient is
+# large; the two methods read the same local slope of the model. Both can be "right about the model"
+# and still tell us nothing a person would call a reason.</div>
 
 # %% [markdown]
 # ## Part 5: meaning or noise?
@@ -451,21 +449,21 @@ figure = plot_attributions(
 # counterfactuals would you show to a person as an explanation of the model's mistake?</div>
 
 # %% [markdown] tags=["solution"]
-# <div class="alert alert-block alert-info"><b>Task 5.1 (model answer)</b>: The `"noise"`
-# setting is valid just as often (its `validity` in the table) but changes most of the pixels of
-# every image (its `share changed`), each by a tiny amount: a change whose L2 size is a small
-# fraction of the L2 distance to the nearest real image of the true class (printed below the
-# table), spread over background and garment alike — its share on the outline is no more than
-# the outline's area printed in Part 3. That is an adversarial example: it flips the model without changing anything a person would call the garment, and it
-# says nothing about why the model was wrong. The `"too strong"` penalty makes the change
-# smaller and sparser still, but the search now fails for many images (its `validity`): where the
-# gradient of the margin is weaker than the penalty, no pixel moves at all. The `"sparse"`
-# setting sits between the two: valid for almost all images, few pixels, concentrated on the
-# outline. It is the one to show — with the honest caption that it maps where this model's
-# decision is fragile, and that the model can be argued out of its answer by changes no person
-# would notice. A counterfactual that looks like a *different garment* needs a constraint that
-# the changed image stays a plausible image (a generative model, or guidance towards training
-# examples of the target class); a pixel penalty alone does not give that.</div>
+# <div class="alert alert-block alert-info"><b>Task 5.1 (model answer)</b>: The `"noise"` setting is
+# valid just as often (its `validity` in the table) but changes most of the pixels of every image
+# (its `share changed`), each by a tiny amount: a change whose L2 size is a small fraction of the L2
+# distance to the nearest real image of the true class (printed below the table), spread over
+# background and garment alike — its share on the outline is no more than the outline's area printed
+# in Part 3. That is an adversarial example: it flips the model without changing anything a person
+# would call the garment, and it says nothing about why the model was wrong. The `"too strong"`
+# penalty makes the change smaller and sparser still, but the search now fails for many images (its
+# `validity`): where the gradient of the margin is weaker than the penalty, no pixel moves at all.
+# The `"sparse"` setting sits between the two: valid for almost all images, few pixels, concentrated
+# on the outline. It is the one to show — with the honest caption that it maps where this model's
+# decision is fragile, and that the model can be argued out of its answer by changes no person would
+# notice. A counterfactual that looks like a *different garment* needs a constraint that the changed
+# image stays a plausible image (a generative model, or guidance towards training examples of the
+# target class); a pixel penalty alone does not give that.</div>
 
 # %% [markdown]
 # <div class="alert alert-block alert-success"><b>Checkpoint 2</b>: You have corrected the
@@ -501,7 +499,8 @@ def roughness(change: torch.Tensor) -> float:
 
 
 print(
-    f"roughness: sparse {roughness(shown_cf.change):.2f}, margin 5 + smooth {roughness(bonus.change):.2f}"
+    f"roughness: sparse {roughness(shown_cf.change):.2f},",
+    f"margin 5 + smooth {roughness(bonus.change):.2f}",
 )
 figure = plot_attributions(
     images, {"sparse": shown_cf.change, "margin 5, smooth": bonus.change}, titles=titles

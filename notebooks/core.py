@@ -339,11 +339,11 @@ print(f"mean loss over the first epoch: clean {early_clean:.3f}, tainted {early_
 # %% [markdown] tags=["solution"]
 # <div class="alert alert-block alert-info"><b>Task 2.2</b>: the loss curves.</div>
 #
-# *Model answer.* The tainted model's loss falls below the clean model's right away: its mean
-# over the first epoch is the lower one (both are printed above the question). Two of the ten classes carry a mark that no other class has, so
-# the model can get those right with a single feature long before it has learned how a 4 or a
-# 7 looks. A lower training loss only says the model fits *its* training data better; whether
-# that helps on the data it will meet later is what part 3 asks.
+# *Model answer.* The tainted model's loss falls below the clean model's right away: its mean over
+# the first epoch is the lower one (both are printed above the question). Two of the ten classes
+# carry a mark that no other class has, so the model can get those right with a single feature long
+# before it has learned how a 4 or a 7 looks. A lower training loss only says the model fits *its*
+# training data better; whether that helps on the data it will meet later is what part 3 asks.
 
 # %% [markdown]
 # <div class="alert alert-block alert-success"><b>Checkpoint 2</b>: two trained models that
@@ -411,12 +411,12 @@ print(np.bincount(pred[true == 4], minlength=10).tolist())
 # *Model answers*, each citing the table printed above:
 # 1. On tainted test data the tainted model has the higher accuracy: it was trained on data
 #    like this, and the artifacts hand it two classes for free.
-# 2. On clean test data the tainted model loses most of its recall on 4s, here nearly all of
-#    it: without the grid it hardly recognises a 4 (the count line shows where they go instead). On 7s
-#    it loses part of its recall: the dot was a strong hint, but it also learned some of the
-#    shape. Overall the clean model is the better one on clean data. The global artifact was
-#    the bigger crutch: it is visible in almost half of the pixels, so the model never needed to
-#    learn the shape of a 4.
+# 2. On clean test data the tainted model loses most of its recall on 4s, here nearly all of it:
+#    without the grid it hardly recognises a 4 (the count line shows where they go instead). On 7s
+#    it loses part of its recall: the dot was a strong hint, but it also learned some of the shape.
+#    Overall the clean model is the better one on clean data. The global artifact was the bigger
+#    crutch: it is visible in almost half of the pixels, so the model never needed to learn the
+#    shape of a 4.
 # 3. The clean model's recall on tainted 4s falls further below its clean-data recall than its
 #    recall on tainted 7s does (compare the two pairs of rows). A likely reason: pixel (25, 25)
 #    was black in nearly every clean training digit (the share with ink there is printed in
@@ -733,10 +733,12 @@ print(psnr_table(scores))
 numbers = core.denoiser_numbers(scores)
 print(f"MNIST-only denoiser: MNIST minus FashionMNIST PSNR = {numbers['gap']:.2f} dB")
 print(
-    f"share of that gap the shuffled denoiser wins back on FashionMNIST: {numbers['gap_closed']:.0%}"
+    "share of that gap the shuffled denoiser wins back on FashionMNIST:",
+    f"{numbers['gap_closed']:.0%}",
 )
 print(
-    f"MNIST PSNR lost by training MNIST first (shuffled minus unshuffled): {numbers['forgetting']:.2f} dB"
+    "MNIST PSNR lost by training MNIST first (shuffled minus unshuffled):",
+    f"{numbers['forgetting']:.2f} dB",
 )
 
 # %%
@@ -821,9 +823,8 @@ for name, artifact in [("dot on every digit", Pixel()), ("grid on every digit", 
         }
     )
 print(Table(bonus))
-print(
-    f"for comparison, the clean model's accuracy on clean digits: {accuracy(*predictions['clean', 'clean']):.3f}"
-)
+clean_on_clean = accuracy(*predictions["clean", "clean"])
+print(f"for comparison, the clean model's accuracy on clean digits: {clean_on_clean:.3f}")
 tainted_mass = next(
     row["artifact mass"]
     for row in masses7.rows

@@ -254,14 +254,14 @@ plt.show()
 
 # %% [markdown] tags=["solution"]
 # <div class="alert alert-block alert-info"><b>Task 2.2 (model answer)</b>: The completeness gap
-# printed above is at the level of float rounding: for the last hidden layer one trapezoid step
-# is the exact conductance, not an approximation. The left histogram and the two medians printed
-# last show that wrong answers collect less total conductance: the winning logit rose less from
-# the grey baseline, which is close to saying the model was less sure. The right picture shows *how* the evidence is
-# missing: for "Shirt" answers, the units that carry right answers carry less for wrong ones
-# (the share printed above), so a wrong "Shirt" is built from a weaker and different mixture of
-# features. The sum throws that pattern away; a detector that sees all 128 numbers can learn
-# which mixtures are typical of a right answer for each class.</div>
+# printed above is at the level of float rounding: for the last hidden layer one trapezoid step is
+# the exact conductance, not an approximation. The left histogram and the two medians printed last
+# show that wrong answers collect less total conductance: the winning logit rose less from the grey
+# baseline, which is close to saying the model was less sure. The right picture shows *how* the
+# evidence is missing: for "Shirt" answers, the units that carry right answers carry less for wrong
+# ones (the share printed above), so a wrong "Shirt" is built from a weaker and different mixture of
+# features. The sum throws that pattern away; a detector that sees all 128 numbers can learn which
+# mixtures are typical of a right answer for each class.</div>
 
 # %% [markdown]
 # ## Part 3: mutants — does the answer survive small damage?
@@ -306,12 +306,9 @@ print(
 )
 auroc_lcr = auroc(lcr_test, wrong_test)
 print(f"AUROC of the label change rate on the test set: {auroc_lcr:.4f}")
-print(
-    f"median LCR: right {lcr_test[~wrong_test].median():.2f}, wrong {lcr_test[wrong_test].median():.2f}"
-)
-print(
-    f"share of right predictions no mutant changes: {(lcr_test[~wrong_test] == 0).float().mean():.3f}"
-)
+lcr_right, lcr_wrong = lcr_test[~wrong_test], lcr_test[wrong_test]
+print(f"median LCR: right {lcr_right.median():.2f}, wrong {lcr_wrong.median():.2f}")
+print(f"share of right predictions no mutant changes: {(lcr_right == 0).float().mean():.3f}")
 
 # %%
 figure, ax = plt.subplots(figsize=(6, 3), layout="constrained")

@@ -254,8 +254,10 @@ for ax, label in zip(axes[0], buggy, strict=True):
     ax.axis("off")
 for label in buggy:
     reference = layer_maps[label].reference
+    favour_right, favour_mistakes = int((reference > 0).sum()), int((reference < 0).sum())
     print(
-        f"label {label}: {int((reference > 0).sum())} units favour the right answers, {int((reference < 0).sum())} the mistakes"
+        f"label {label}: {favour_right} units favour the right answers, "
+        f"{favour_mistakes} the mistakes"
     )
 
 # %% [markdown] tags=["task"]
@@ -377,9 +379,8 @@ print(
 # units leaves it at distance zero, while L2 sees a different map.
 shuffled = reference[torch.randperm(len(reference), generator=torch.Generator().manual_seed(SEED))]
 for name in ("wasserstein", "l2"):
-    print(
-        f"{name}: reference vs its own shuffled copy = {float(debugging.scores(shuffled[None], reference, name)[0]):.3f}"
-    )
+    value = float(debugging.scores(shuffled[None], reference, name)[0])
+    print(f"{name}: reference vs its own shuffled copy = {value:.3f}")
 
 # %% [markdown] tags=["task"]
 # <div class="alert alert-block alert-info"><b>Task 4.2</b>: Group the measures by how much they
@@ -388,16 +389,16 @@ for name in ("wasserstein", "l2"):
 # of itself, and why is that a problem for comparing feature maps?</div>
 
 # %% [markdown] tags=["solution"]
-# <div class="alert alert-block alert-info"><b>Task 4.2 (model answer)</b>: Dot product picks
-# nearly the same images as cosine (its overlap printed above is close to 1) and Bray–Curtis
-# many of them. L1, L2, Minkowski, Chebyshev and Wasserstein overlap with cosine little more
-# than two random draws would (compare with the chance overlap printed above), and for L1, L2,
-# Minkowski and Wasserstein the rank correlation with the feature norm is close to 1: measured
-# against a reference map, these distances mostly say how <i>strongly</i> an image activates
-# the layer, not <i>which</i> units it activates, so their "most dissimilar" images are simply
-# the boldest ones (see the right-hand ends of their rows in the picture). Wasserstein gives the printed zero for a
-# shuffled copy: it only compares the two sorted lists of values, so it cannot know which unit
-# is active, and which unit fires is the whole point of a feature map.</div>
+# <div class="alert alert-block alert-info"><b>Task 4.2 (model answer)</b>: Dot product picks nearly
+# the same images as cosine (its overlap printed above is close to 1) and Bray–Curtis many of them.
+# L1, L2, Minkowski, Chebyshev and Wasserstein overlap with cosine little more than two random draws
+# would (compare with the chance overlap printed above), and for L1, L2, Minkowski and Wasserstein
+# the rank correlation with the feature norm is close to 1: measured against a reference map, these
+# distances mostly say how <i>strongly</i> an image activates the layer, not <i>which</i> units it
+# activates, so their "most dissimilar" images are simply the boldest ones (see the right-hand ends
+# of their rows in the picture). Wasserstein gives the printed zero for a shuffled copy: it only
+# compares the two sorted lists of values, so it cannot know which unit is active, and which unit
+# fires is the whole point of a feature map.</div>
 
 # %% [markdown]
 # <div class="alert alert-block alert-success"><b>Checkpoint 2</b>: You can go from a buggy
@@ -496,9 +497,8 @@ print(
 )
 for name in ["cosine", *CONTROLS]:
     picked = first.runs[name].selected.sum(axis=0)
-    print(
-        f"{name}: share of its pool images from buggy labels {picked[first.buggy].sum() / picked.sum():.2f}"
-    )
+    buggy_share = picked[first.buggy].sum() / picked.sum()
+    print(f"{name}: share of its pool images from buggy labels {buggy_share:.2f}")
 
 # %% [markdown]
 # ## Part 6: what the ranking adds
@@ -534,7 +534,8 @@ for control in CONTROLS:
         name for name in MEASURES if summary[name]["against"][control]["buggy"]["pvalue"] < 0.05
     ]
     print(
-        f"measures that beat {control} on the buggy labels (p < 0.05, {len(SEEDS)} seeds): {beat or 'none'}"
+        f"measures that beat {control} on the buggy labels (p < 0.05, {len(SEEDS)} seeds):",
+        beat or "none",
     )
     print(f"measures that do not: {[name for name in MEASURES if name not in beat] or 'none'}")
 targeting = np.mean(summary["label_random"]["buggy"]) - np.mean(summary["random"]["buggy"])
@@ -564,13 +565,10 @@ for result in results:  # the same starting models as above
         test=test,
     )
     wrong.append(float(run.test[-1, start.buggy].mean()))
-print(
-    f"cosine, most dissimilar (MODE's rule): buggy-label test accuracy {np.mean(summary['cosine']['buggy']):.3f}"
-)
+buggy_end = {name: np.mean(summary[name]["buggy"]) for name in ("cosine", *CONTROLS)}
+print(f"cosine, most dissimilar (MODE's rule): buggy-label test accuracy {buggy_end['cosine']:.3f}")
 print(f"cosine, most similar (wrong way round): {np.mean(wrong):.3f}")
-print(
-    f"label_random: {np.mean(summary['label_random']['buggy']):.3f}; random: {np.mean(summary['random']['buggy']):.3f}"
-)
+print(f"label_random: {buggy_end['label_random']:.3f}; random: {buggy_end['random']:.3f}")
 print(
     "paired test, right vs wrong way round:",
     mode_experiment.paired_test(summary["cosine"]["buggy"], wrong),
@@ -633,18 +631,21 @@ good = mode_experiment.run_experiment(
 )
 good_summary = mode_experiment.summarise(good)
 print(f"buggy labels at threshold {GOOD_CONFIG.threshold}:", [r.buggy for r in good])
+good_start = np.mean(good_summary["random"]["start_overall"])
+good_end = {name: np.mean(good_summary[name]["overall"]) for name in ("random", "cosine")}
 print(
-    f"good model: start {np.mean(good_summary['random']['start_overall']):.3f}, random {np.mean(good_summary['random']['overall']):.3f}, cosine {np.mean(good_summary['cosine']['overall']):.3f}"
+    f"good model: start {good_start:.3f}, random {good_end['random']:.3f}, "
+    f"cosine {good_end['cosine']:.3f}"
 )
-print(
-    f"MODE's overall gain over random: good model {np.mean(good_summary['cosine']['overall']) - np.mean(good_summary['random']['overall']):+.3f}, weak model {np.mean(summary['cosine']['overall']) - np.mean(summary['random']['overall']):+.3f}"
-)
+good_gain = good_end["cosine"] - good_end["random"]
+weak_gain = np.mean(summary["cosine"]["overall"]) - np.mean(summary["random"]["overall"])
+print(f"MODE's overall gain over random: good model {good_gain:+.3f}, weak model {weak_gain:+.3f}")
 print("paired test on the good model:", good_summary["cosine"]["against"]["random"]["overall"])
 
 # %% [markdown] tags=["solution"]
-# <div class="alert alert-block alert-warning"><b>Bonus (model answer)</b>: The good models
-# start at the accuracy printed above; no label is under the usual threshold of 0.8, and even
-# at 0.9 only a label or a few count as buggy (printed). MODE's overall gain over random
-# shrinks to a fraction of the weak model's (the two gains printed above), and the paired test
-# no longer convinces. That is the replication's setting, and its negative result: MODE can only be as
-# good as the bugs it is given.</div>
+# <div class="alert alert-block alert-warning"><b>Bonus (model answer)</b>: The good models start at
+# the accuracy printed above; no label is under the usual threshold of 0.8, and even at 0.9 only a
+# label or a few count as buggy (printed). MODE's overall gain over random shrinks to a fraction of
+# the weak model's (the two gains printed above), and the paired test no longer convinces. That is
+# the replication's setting, and its negative result: MODE can only be as good as the bugs it is
+# given.</div>
