@@ -41,7 +41,7 @@ import warnings
 import matplotlib.pyplot as plt
 import torch
 
-from failure_modes.attribution import METHODS
+from failure_modes.attribution import METHODS, artifact_mass
 from failure_modes.data import load_mnist
 from failure_modes.evaluation import accuracy, predict
 from failure_modes.models import DenseModel
@@ -390,6 +390,10 @@ print(randomization.pivot("method", "layer", "ssim"))
 chance = float(ZOO[1].mask(28, 28).float().mean())
 print(f"artifact mass on the square (chance level {chance:.3f}):")
 print(randomization.pivot("method", "layer", "artifact_mass"))
+# IG multiplies by (input - baseline): the share of that factor alone on the square is what IG
+# gives a model that prefers no pixel.
+input_share = artifact_mass((inputs - BLACK).abs(), ZOO[1].mask(28, 28)).mean().item()
+print(f"share of |input - black| on the square: {input_share:.3f}")
 
 # %%
 fig, ax = plt.subplots(figsize=(6, 3.5), layout="constrained")
@@ -418,9 +422,12 @@ _ = ax.legend(fontsize=7, ncols=2)
 # Occlusion keeps its correlation even with every layer random, for a different reason:
 # occluding black background with black changes nothing, so its maps are zero there for any
 # model and their ranking follows the digit's layout. Integrated Gradients' mass on the square
-# falls by more than half once every layer is random, and saliency's falls to about the chance
-# level (third table). Whatever IG still puts on the square then comes from the input factor
-# of its formula, the same effect as the false alarms of Part 4.</div>
+# falls by more than half once every layer is random (third table), and lands on the share of
+# the square in the input's own difference from black (the last line printed): what remains is
+# the `(input - baseline)` factor of IG's formula, the same effect as the false alarms of Part 4,
+# and says nothing about the model. Saliency, which has no input factor, falls to about the
+# chance level. So "chance" for an input-weighted method is the input's own share, not the
+# mask's area: compare with that before reading a mass as evidence.</div>
 
 # %% [markdown]
 # <div class="alert alert-block alert-success"><b>Checkpoint 2</b>: Some explanations reflect

@@ -12,7 +12,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from failure_modes.attribution import METHODS
+from failure_modes.attribution import METHODS, artifact_mass
 from failure_modes.data import load_mnist
 from failure_modes.evaluation import accuracy, predict
 from failure_modes.shortcuts import (
@@ -63,6 +63,7 @@ def lesson(request, data) -> SimpleNamespace:
     clean_report = shortcut_report(clean_model, test, tainted_test, corruptions, **kwargs)
     rates, _, _ = explain_local(model, clean_model, tainted_test, corruptions, LOCAL, **kwargs)
     inputs, _ = explain_inputs(tainted_test, 1, 32)
+    input_share = artifact_mass((inputs - black).abs(), corruptions[1].mask(28, 28)).mean().item()
     randomization = randomization_check(
         model, inputs, 1, corruptions[1].mask(28, 28), methods=RANDOMIZED_METHODS,
         baselines=black, seed=seed, progress=False,
@@ -94,6 +95,7 @@ def lesson(request, data) -> SimpleNamespace:
         clean_report=clean_report,
         rates=rates,
         randomization=randomization,
+        input_share=input_share,
         drops=compare_models(models, test, tainted_test, corruptions),
         sweep=sweep,
     )
@@ -211,6 +213,15 @@ def test_artifact_mass_collapses_when_every_layer_is_random(lesson):
     chance = float(zoo()[1].mask(28, 28).float().mean())
     assert _step(lesson, "saliency", last)["artifact_mass"] <= 2 * chance
     assert _step(lesson, "saliency", 0)["artifact_mass"] >= 4 * chance
+
+
+def test_random_models_ig_mass_is_the_inputs_own_share(lesson):
+    # What IG keeps on the square for a random model is its (input - baseline) factor alone.
+    last = max(lesson.randomization.column("randomized"))
+    random = _step(lesson, "integrated_gradients", last)["artifact_mass"]
+    trained = _step(lesson, "integrated_gradients", 0)["artifact_mass"]
+    assert abs(random - lesson.input_share) <= 0.05, (random, lesson.input_share)
+    assert trained >= 2 * lesson.input_share, (trained, lesson.input_share)
 
 
 # --- Part 6: removing the cue -------------------------------------------------------------
