@@ -112,6 +112,10 @@ def lesson(request, setting) -> SimpleNamespace:
     table, _ = compare_feature_sets(
         train, s.wrong_val[fit_index], test, s.wrong_test, sets, seed=seed
     )
+    richer = {name: sets[name] for name in ("both", "both + confidence")}
+    boosted, _ = compare_feature_sets(
+        train, s.wrong_val[fit_index], test, s.wrong_test, richer, kind="boosting", seed=seed
+    )
     both = fit_detector(
         torch.cat([s.conductance_val[fit_index], lcr_val[fit_index, None]], dim=1),
         s.wrong_val[fit_index],
@@ -128,6 +132,7 @@ def lesson(request, setting) -> SimpleNamespace:
         lcr_test=lcr_test,
         kinds=kinds,
         aurocs={row["features"]: row["auroc"] for row in table.rows},
+        boosted={row["features"]: row["auroc"] for row in boosted.rows},
         cancelled=cancelled,
         coverage_both=risk_coverage(score_test, s.wrong_test, SHARES),
         coverage_confidence=risk_coverage(1 - s.confidence_test, s.wrong_test, SHARES),
@@ -210,6 +215,13 @@ def test_part4_both_beats_each_part_and_confidence_narrowly(setting, lesson):
     margin = a["both"] - baseline
     assert 0 < margin < abs(a["conductance"] - a["LCR"])
     assert abs(a["both + confidence"] - a["both"]) < 0.005
+
+
+def test_part4_a_richer_detector_moves_the_auroc_by_less_than_a_hundredth(setting, lesson):
+    baseline = auroc(1 - setting.confidence_test, setting.wrong_test)
+    for name, boosted in lesson.boosted.items():
+        assert abs(boosted - lesson.aurocs[name]) < 0.01, (name, boosted, lesson.aurocs[name])
+        assert boosted > baseline
 
 
 def test_part4_comparison_with_the_paper(lesson):
