@@ -78,13 +78,6 @@ def _check_value(value: int) -> None:
         raise ValueError(f"value must be an integer in 0..255, got {value!r}.")
 
 
-def _check_size(size: int) -> None:
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)):
-        raise TypeError(f"size must be a whole number of pixels, got {size!r}.")
-    if size < 1:
-        raise ValueError(f"size must be at least 1 pixel, got {size}.")
-
-
 def _check_amplitude(amplitude: float) -> None:
     check_number(amplitude, "amplitude")
     if not 0 < amplitude <= 255:
@@ -209,7 +202,7 @@ class Square(Corruption):
 
     def __post_init__(self) -> None:
         _check_value(self.value)
-        _check_size(self.size)
+        check_positive_int(self.size, "size")
         check_index(self.row, "row")
         check_index(self.col, "col")
 
@@ -268,7 +261,7 @@ class _Stamp(Corruption):
     def _check_stamp(self) -> None:
         if not isinstance(self.text, str) or not self.text.strip():
             raise ValueError(f"text must be a non-empty string, got {self.text!r}.")
-        _check_size(self.size)
+        check_positive_int(self.size, "size")
         _check_value(self.value)
         check_index(self.row, "row", optional=True)
         check_index(self.col, "col", optional=True)
