@@ -381,8 +381,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-notebook", action="store_true", help="skip the notebook run")
     args = parser.parse_args(argv)
-    if args.device == "cuda" and not torch.cuda.is_available():
-        parser.error("--device cuda: no CUDA device is available here")
     device = pick_device(args.device)
     probe = QUICK_FRACTION if args.quick else PROBE_FRACTION
     before = common.machine(device)

@@ -36,11 +36,23 @@ def parser(
     result = argparse.ArgumentParser(description=description)
     result.add_argument("--quick", action="store_true", help=f"smoke run: {quick}")
     if device:
-        result.add_argument("--device", default="cpu", help="cpu (default), cuda or mps")
+        result.add_argument(
+            "--device", type=_available_device, default="cpu", help="cpu (default), cuda or mps"
+        )
     result.add_argument(
         "--output", type=Path, default=RESULTS / f"{name}.json", help="the JSON file to write"
     )
     return result
+
+
+def _available_device(name: str) -> str:
+    """``--device``'s type: refuse an accelerator this machine does not have, before any work."""
+    kind = name.split(":")[0]
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise argparse.ArgumentTypeError("no CUDA device is available here")
+    if kind == "mps" and not torch.backends.mps.is_available():
+        raise argparse.ArgumentTypeError("no MPS device is available here")
+    return name
 
 
 def load_average() -> list[float] | None:
