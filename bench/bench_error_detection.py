@@ -12,9 +12,9 @@ The model is the shipped reference ``SmallCNN``; the images are the reference te
 ``fc1`` neurons, the notebook's; negated ``conv2`` filters; Gaussian-fuzzed ``conv2``
 filters), ``label_change_rate`` evaluates all mutants together on all test images
 (``strategy="auto"``: the original forward pass once, then only the changed units through the
-next layer). For ``conv2`` the ``torch.vmap`` strategy (the
-layers before ``conv2`` once, the rest under ``vmap`` with stacked parameters) is timed too, on
-``--vmap-images`` images and scaled to all of them. The baseline is the plain loop: one deep
+next layer). For ``conv2`` the ``torch.vmap`` strategy (the layers before ``conv2`` once, the
+rest under ``vmap`` with stacked parameters) is timed too, on ``--vmap-images`` images and
+scaled to all of them. The baseline is the plain loop: one deep
 copy per mutant with the mutant's weights, predicting all test images in batches of 1,000. The
 loop is timed on ``--loop-mutants`` mutants and **extrapolated** linearly to all of them (every
 mutant costs one full forward pass over the images, whatever its kind).
