@@ -5,7 +5,7 @@ Run from the repository root::
     python bench/bench_attribution.py                  # on the CPU (or --device cuda)
     python bench/bench_attribution.py --quick          # smoke run: 100 images, 10 unbatched
 
-For each method of ``failure_modes.attribution.METHODS`` two ways to explain the same images:
+For each method of ``failure_modes.explain.attribution.METHODS`` two ways to explain the same images:
 
 - **batched**: ``attribute(...)`` with the library's default batch size, chosen per method so
   that about ``ROWS_PER_PASS`` (1,024) model inputs go through each forward pass (32 images for
@@ -28,11 +28,11 @@ import warnings
 import common
 import torch
 
-from failure_modes.attribution import METHODS, ROWS_PER_PASS, attribute, default_batch_size
 from failure_modes.data import load_mnist, to_tensors
-from failure_modes.shortcuts import black_baseline, train_dense
-from failure_modes.table import Table
-from failure_modes.training import pick_device
+from failure_modes.explain.attribution import METHODS, ROWS_PER_PASS, attribute, default_batch_size
+from failure_modes.models.training import pick_device
+from failure_modes.tracks.shortcuts import black_baseline, train_dense
+from failure_modes.utils.table import Table
 
 
 def _options(method: str, baseline: float, *, batched: bool) -> dict:

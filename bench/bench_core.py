@@ -10,7 +10,7 @@ Three workloads, each split into the stages of the notebook (two classifiers; th
 on the four model x test-set pairs; Integrated Gradients and artifact mass; three denoisers;
 their evaluation on MNIST and FashionMNIST):
 
-- **ours, default data**: the notebook's settings (``failure_modes.core_experiment``) on the
+- **ours, default data**: the notebook's settings (``failure_modes.tracks.core_experiment``) on the
   default data (offline: 4,000 MNIST training digits);
 - **ours, full size**: the same settings with 60,000 training images (FashionMNIST stands in for
   MNIST: only the time is measured, not the lessons);
@@ -20,7 +20,7 @@ their evaluation on MNIST and FashionMNIST):
 A stage is first timed on a small fraction of its work; when that predicts more than
 ``--limit`` seconds (10 minutes by default) the stage is not run in full and its time is
 extrapolated from the fraction, which the table says. The headless wall time of the solution
-notebook is measured too (``failure_modes.runner.run_notebook``).
+notebook is measured too (``failure_modes.course.runner.run_notebook``).
 
 Prints a table and writes ``bench/results/core.json``. Wall-clock times depend on everything
 else the machine runs; the JSON records the load average before and after.
@@ -39,15 +39,20 @@ import common
 import torch
 from torch.utils.data import Dataset
 
-from failure_modes import core_experiment as core
 from failure_modes import data
-from failure_modes.attribution import attribute
-from failure_modes.denoising import add_noise, evaluate_denoiser
-from failure_modes.evaluation import predict
+from failure_modes.data.taint import taint_dataset
+from failure_modes.explain.attribution import attribute
 from failure_modes.models import DenseModel, UNet
-from failure_modes.table import Table
-from failure_modes.taint import taint_dataset
-from failure_modes.training import image_tensors, pick_device, train_classifier, train_denoiser
+from failure_modes.models.denoising import add_noise, evaluate_denoiser
+from failure_modes.models.evaluation import predict
+from failure_modes.models.training import (
+    image_tensors,
+    pick_device,
+    train_classifier,
+    train_denoiser,
+)
+from failure_modes.tracks import core_experiment as core
+from failure_modes.utils.table import Table
 
 ROOT = Path(__file__).resolve().parents[1]
 LIMIT_SECONDS = 600
@@ -302,7 +307,7 @@ def time_stage(
 
 def time_notebook(timeout: int) -> float | None:
     """Headless wall time of ``solution.ipynb`` (kernel start included); None if it is missing."""
-    from failure_modes.runner import run_notebook
+    from failure_modes.course.runner import run_notebook
 
     notebook = ROOT / "solution.ipynb"
     if not notebook.is_file():

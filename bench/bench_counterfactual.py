@@ -18,11 +18,11 @@ import time
 import common
 import torch
 
-from failure_modes.contrastive import misclassified
-from failure_modes.counterfactual import counterfactual
 from failure_modes.data import normalization, to_tensors
+from failure_modes.explain.contrastive import misclassified
+from failure_modes.explain.counterfactual import counterfactual
 from failure_modes.models import load_reference_model
-from failure_modes.reference import reference_splits
+from failure_modes.models.reference import reference_splits
 
 # The settings of the notebook's main (sparse) counterfactuals.
 SETTINGS = {"distance": "l1", "weight": 0.2, "margin": 2.0}

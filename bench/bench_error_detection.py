@@ -37,16 +37,16 @@ import common
 import torch
 
 from failure_modes.data import to_tensors
-from failure_modes.error_detection import (
+from failure_modes.models import load_reference_model
+from failure_modes.models.reference import reference_splits
+from failure_modes.models.training import pick_device
+from failure_modes.tracks.error_detection import (
     label_change_rate,
     layer_conductance,
     make_mutants,
     mutant_predictions,
 )
-from failure_modes.models import load_reference_model
-from failure_modes.reference import reference_splits
-from failure_modes.table import Table
-from failure_modes.training import pick_device
+from failure_modes.utils.table import Table
 
 KINDS = (("fc1", "NAI"), ("conv2", "NAI"), ("conv2", "GF"))
 LOOP_BATCH = 1000

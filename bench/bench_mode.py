@@ -21,9 +21,9 @@ from dataclasses import asdict, replace
 import common
 import numpy as np
 
-from failure_modes import debugging, mode_experiment
 from failure_modes.data import describe, load_mnist, to_tensors
-from failure_modes.table import Table
+from failure_modes.tracks import debugging, mode_experiment
+from failure_modes.utils.table import Table
 
 BUDGET_SECONDS = 600
 ALPHA = 0.05

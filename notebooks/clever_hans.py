@@ -41,12 +41,14 @@ import warnings
 import matplotlib.pyplot as plt
 import torch
 
-from failure_modes.attribution import METHODS, artifact_mass
 from failure_modes.data import load_mnist
-from failure_modes.evaluation import accuracy, predict
+from failure_modes.data.taint import taint_dataset
+from failure_modes.explain.attribution import METHODS, artifact_mass
 from failure_modes.models import DenseModel
+from failure_modes.models.evaluation import accuracy, predict
+from failure_modes.models.training import seed_everything, train_classifier
 from failure_modes.plotting import plot_attributions, plot_images
-from failure_modes.shortcuts import (
+from failure_modes.tracks.shortcuts import (
     ALPHAS,
     EPOCHS,
     N_EXPLAIN,
@@ -64,9 +66,7 @@ from failure_modes.shortcuts import (
     visibility_sweep,
     zoo,
 )
-from failure_modes.table import Table
-from failure_modes.taint import taint_dataset
-from failure_modes.training import seed_everything, train_classifier
+from failure_modes.utils.table import Table
 
 # Captum reminds us on every call that it sets requires_grad and hooks ReLUs; we know.
 warnings.filterwarnings("ignore", module="captum")
@@ -92,7 +92,7 @@ test = load_mnist(train=False, report=True)
 # | 5 | a large copyright sign blended in at 30 % opacity | faint, global |
 # | 8 | a lightness ramp from the top-left to the bottom-right corner | global |
 #
-# Every artifact is a small object from `failure_modes.taint`: calling it on a batch of uint8
+# Every artifact is a small object from `failure_modes.data.taint`: calling it on a batch of uint8
 # images returns a new, tainted batch, and `.mask(h, w)` says which pixels it touches.
 
 # %%

@@ -39,13 +39,23 @@ import warnings
 import numpy as np
 import torch
 
-from failure_modes.contrastive import KINDS, contrastive_saliency, mass_in_mask, misclassified
-from failure_modes.counterfactual import PRESETS, counterfactual, nearest_in_class, outline_mask
 from failure_modes.data import describe, normalization, to_tensors
+from failure_modes.explain.contrastive import (
+    KINDS,
+    contrastive_saliency,
+    mass_in_mask,
+    misclassified,
+)
+from failure_modes.explain.counterfactual import (
+    PRESETS,
+    counterfactual,
+    nearest_in_class,
+    outline_mask,
+)
 from failure_modes.models import load_reference_model
+from failure_modes.models.reference import reference_metadata, reference_splits
 from failure_modes.plotting import plot_attributions, plot_images
-from failure_modes.reference import reference_metadata, reference_splits
-from failure_modes.table import Table
+from failure_modes.utils.table import Table
 
 # Captum reminds us on every call that it sets requires_grad and hooks ReLUs; we know.
 warnings.filterwarnings("ignore", module="captum")

@@ -44,12 +44,19 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from failure_modes import core_experiment as core
 from failure_modes import data
-from failure_modes.attribution import attribute
-from failure_modes.denoising import NOISE_STD, add_noise, denoise, evaluate_denoiser, psnr
-from failure_modes.evaluation import accuracy, per_class_accuracy, predict
+from failure_modes.data.taint import Pixel, taint_dataset
+from failure_modes.explain.attribution import attribute
 from failure_modes.models import DenseModel, count_parameters
+from failure_modes.models.denoising import NOISE_STD, add_noise, denoise, evaluate_denoiser, psnr
+from failure_modes.models.evaluation import accuracy, per_class_accuracy, predict
+from failure_modes.models.training import (
+    image_tensors,
+    pick_device,
+    seed_everything,
+    train_classifier,
+    train_denoiser,
+)
 from failure_modes.plotting import (
     plot_attributions,
     plot_confusions,
@@ -57,15 +64,8 @@ from failure_modes.plotting import (
     plot_images,
     plot_losses,
 )
-from failure_modes.table import Table
-from failure_modes.taint import Pixel, taint_dataset
-from failure_modes.training import (
-    image_tensors,
-    pick_device,
-    seed_everything,
-    train_classifier,
-    train_denoiser,
-)
+from failure_modes.tracks import core_experiment as core
+from failure_modes.utils.table import Table
 
 # Captum reminds us on every call that it hooks the ReLUs; we know.
 warnings.filterwarnings("ignore", module="captum")
@@ -112,7 +112,7 @@ print(f"after normalisation: mean {x_train.mean():.3f}, standard deviation {x_tr
 # - **global**: a grid of grey lines four pixels apart, slightly blurred and adding up to 120
 #   (of 255) to the brightness, is laid over every **4** (values above 255 are clamped).
 #
-# Both are small objects from `failure_modes.taint`; here is what they do.
+# Both are small objects from `failure_modes.data.taint`; here is what they do.
 
 # %%
 print(core.CORRUPTIONS)
@@ -304,7 +304,7 @@ losses = {
 }
 
 # %% [markdown]
-# Your loop is the one the package uses: `failure_modes.training.train_classifier` runs
+# Your loop is the one the package uses: `failure_modes.models.training.train_classifier` runs
 # exactly these steps (the lesson tests use it to repeat this notebook with other seeds). The
 # difference between its losses and yours, printed below, should be zero.
 
@@ -321,7 +321,9 @@ library_losses = train_classifier(
 )
 difference = np.abs(np.subtract(losses["clean"], library_losses)).max()
 print(f"largest difference to train_classifier's losses: {difference:.2g}")
-assert difference < 1e-4, "the loop above does not match failure_modes.training.train_classifier"
+assert difference < 1e-4, (
+    "the loop above does not match failure_modes.models.training.train_classifier"
+)
 
 # %%
 steps_per_epoch = len(losses["clean"]) // settings.epochs

@@ -49,7 +49,10 @@ import numpy as np
 import torch
 
 from failure_modes.data import describe, to_tensors
-from failure_modes.error_detection import (
+from failure_modes.models import load_reference_model
+from failure_modes.models.reference import reference_metadata, reference_splits
+from failure_modes.plotting import plot_risk_coverage, plot_roc_from_scores
+from failure_modes.tracks.error_detection import (
     auroc,
     choose_threshold,
     compare_feature_sets,
@@ -60,10 +63,7 @@ from failure_modes.error_detection import (
     mutant_predictions,
     risk_coverage,
 )
-from failure_modes.models import load_reference_model
-from failure_modes.plotting import plot_risk_coverage, plot_roc_from_scores
-from failure_modes.reference import reference_metadata, reference_splits
-from failure_modes.table import Table
+from failure_modes.utils.table import Table
 
 # Captum reminds us on every call that it sets requires_grad on the inputs; we know.
 warnings.filterwarnings("ignore", module="captum")

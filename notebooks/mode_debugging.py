@@ -47,12 +47,12 @@ import numpy as np
 import torch
 from scipy import stats
 
-from failure_modes import debugging, mode_experiment
 from failure_modes.data import load_mnist, to_tensors
-from failure_modes.debugging import CONTROLS, MEASURES
-from failure_modes.evaluation import predict
-from failure_modes.table import Table
-from failure_modes.training import train_classifier
+from failure_modes.models.evaluation import predict
+from failure_modes.models.training import train_classifier
+from failure_modes.tracks import debugging, mode_experiment
+from failure_modes.tracks.debugging import CONTROLS, MEASURES
+from failure_modes.utils.table import Table
 
 SEED = 0
 SEEDS = [0, 1, 2]  # Part 6; the benchmark (bench/bench_mode.py) runs five

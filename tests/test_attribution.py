@@ -8,7 +8,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from failure_modes.attribution import (
+from failure_modes.explain.attribution import (
     METHODS,
     ROWS_PER_PASS,
     artifact_mass,

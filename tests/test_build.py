@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from failure_modes import build
+from failure_modes.course import build
+from failure_modes.utils import paths
 
 FIXTURES = Path(__file__).parent / "fixtures"
 LESSON_SOLUTION_TEXT = 'answer = sorted(values)\nprint("sorted values:", answer)'
@@ -227,9 +228,10 @@ def test_find_root_walks_up_and_fails_clearly(repo: Path, tmp_path_factory):
     (repo / "advanced").mkdir()
     assert build.find_root(repo / "advanced") == repo
     lonely = tmp_path_factory.mktemp("lonely")
-    if (Path(build.__file__).resolve().parents[2] / build.SOURCE_DIR).is_dir():
+    checkout = paths.PACKAGE_DIR.parents[1]
+    if (checkout / build.SOURCE_DIR).is_dir():
         # an editable install falls back to the checkout around the package
-        assert build.find_root(lonely) == Path(build.__file__).resolve().parents[2]
+        assert build.find_root(lonely) == checkout
     else:
         with pytest.raises(FileNotFoundError, match="pyproject.toml"):
             build.find_root(lonely)

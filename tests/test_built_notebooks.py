@@ -7,7 +7,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from failure_modes import build
+from failure_modes.course import build
 
 pytestmark = pytest.mark.notebook
 

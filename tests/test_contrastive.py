@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch.utils.data import Subset
 
-from failure_modes.contrastive import (
+from failure_modes.explain.contrastive import (
     KINDS,
     LogitContrast,
     Mistakes,
@@ -15,8 +15,8 @@ from failure_modes.contrastive import (
     mass_in_mask,
     misclassified,
 )
-from failure_modes.evaluation import predict_proba
 from failure_modes.models import SmallCNN
+from failure_modes.models.evaluation import predict_proba
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning:captum.*")
 

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from failure_modes.counterfactual import (
+from failure_modes.explain.counterfactual import (
     CHANGE_THRESHOLD,
     counterfactual,
     nearest_distance,

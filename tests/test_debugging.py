@@ -11,9 +11,9 @@ from hypothesis.extra.numpy import arrays
 from scipy import stats
 from scipy.spatial import distance
 
-from failure_modes import debugging, mode_experiment
-from failure_modes.debugging import CONTROLS, MEASURES, ModeConfig, Probe
 from failure_modes.models import DenseModel
+from failure_modes.tracks import debugging, mode_experiment
+from failure_modes.tracks.debugging import CONTROLS, MEASURES, ModeConfig, Probe
 
 SCIPY_METRICS = {
     "l1": {"metric": "cityblock"},

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from failure_modes.denoising import NOISE_STD, add_noise, denoise, evaluate_denoiser, psnr
+from failure_modes.models.denoising import NOISE_STD, add_noise, denoise, evaluate_denoiser, psnr
 
 
 def _images(n: int = 4, size: int = 8, seed: int = 0) -> torch.Tensor:

@@ -17,7 +17,9 @@ from hypothesis import strategies as st
 from sklearn.metrics import roc_auc_score
 from torch import nn
 
-from failure_modes.error_detection import (
+from failure_modes.models import SmallCNN
+from failure_modes.models.training import train_classifier
+from failure_modes.tracks.error_detection import (
     Mutants,
     auroc,
     choose_threshold,
@@ -30,8 +32,6 @@ from failure_modes.error_detection import (
     mutant_predictions,
     risk_coverage,
 )
-from failure_modes.models import SmallCNN
-from failure_modes.training import train_classifier
 
 SIZE = 8
 CLASSES = 4

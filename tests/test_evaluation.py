@@ -11,8 +11,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from failure_modes.evaluation import accuracy, confusion, per_class_accuracy, predict, predict_proba
 from failure_modes.models import DenseModel
+from failure_modes.models.evaluation import (
+    accuracy,
+    confusion,
+    per_class_accuracy,
+    predict,
+    predict_proba,
+)
 
 
 class _Spy(nn.Module):

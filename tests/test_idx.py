@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis.extra import numpy as hnp
 from torchvision.datasets.mnist import read_image_file, read_label_file
 
-from failure_modes.idx import idx_nbytes, read_idx, read_idx_shape, write_idx
+from failure_modes.data.idx import idx_nbytes, read_idx, read_idx_shape, write_idx
 
 uint8_arrays = hnp.arrays(
     dtype=np.uint8,

@@ -1,6 +1,6 @@
 """The claims of the core notebook, asserted over several seeds on the default (offline) data.
 
-Each test names the claim it checks; the numbers come from ``failure_modes.core_experiment``,
+Each test names the claim it checks; the numbers come from ``failure_modes.tracks.core_experiment``,
 which chains the notebook's steps with the notebook's settings. Models are trained once per
 seed (module-scoped fixtures) and shared by every claim about them.
 """
@@ -10,10 +10,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from failure_modes import core_experiment as core
 from failure_modes import data
-from failure_modes.attribution import attribute
-from failure_modes.taint import Pixel
+from failure_modes.data.taint import Pixel
+from failure_modes.explain.attribution import attribute
+from failure_modes.tracks import core_experiment as core
 
 pytestmark = pytest.mark.lesson
 

@@ -1,7 +1,7 @@
 """Every claim of the Clever Hans zoo notebook (notebooks/clever_hans.py), on three seeds.
 
 The fixture runs the notebook's experiment with the library calls and constants the notebook
-uses (``failure_modes.shortcuts``), so each assertion checks a number the solution prints.
+uses (``failure_modes.tracks.shortcuts``), so each assertion checks a number the solution prints.
 Attribution methods that draw random numbers (GradientShap, smoothed IG) are asserted only
 where the claim holds for every method, so the order of calls cannot matter.
 """
@@ -12,10 +12,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from failure_modes.attribution import METHODS, artifact_mass
 from failure_modes.data import load_mnist
-from failure_modes.evaluation import accuracy, predict
-from failure_modes.shortcuts import (
+from failure_modes.data.taint import taint_dataset
+from failure_modes.explain.attribution import METHODS, artifact_mass
+from failure_modes.models.evaluation import accuracy, predict
+from failure_modes.tracks.shortcuts import (
     ALPHAS,
     EXPLOIT_DROP,
     FLIP_THRESHOLD,
@@ -33,7 +34,6 @@ from failure_modes.shortcuts import (
     visibility_sweep,
     zoo,
 )
-from failure_modes.taint import taint_dataset
 
 pytestmark = [pytest.mark.lesson, pytest.mark.filterwarnings("ignore::UserWarning")]
 

@@ -16,11 +16,16 @@ import numpy as np
 import pytest
 import torch
 
-from failure_modes.contrastive import contrastive_saliency, mass_in_mask, misclassified
-from failure_modes.counterfactual import PRESETS, counterfactual, nearest_in_class, outline_mask
 from failure_modes.data import normalization, to_tensors
+from failure_modes.explain.contrastive import contrastive_saliency, mass_in_mask, misclassified
+from failure_modes.explain.counterfactual import (
+    PRESETS,
+    counterfactual,
+    nearest_in_class,
+    outline_mask,
+)
 from failure_modes.models import load_reference_model
-from failure_modes.reference import reference_splits
+from failure_modes.models.reference import reference_splits
 
 pytestmark = [pytest.mark.lesson, pytest.mark.filterwarnings("ignore::UserWarning")]
 

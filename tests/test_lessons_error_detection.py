@@ -15,7 +15,9 @@ import pytest
 import torch
 
 from failure_modes.data import to_tensors
-from failure_modes.error_detection import (
+from failure_modes.models import load_reference_model
+from failure_modes.models.reference import reference_splits
+from failure_modes.tracks.error_detection import (
     auroc,
     choose_threshold,
     compare_feature_sets,
@@ -25,8 +27,6 @@ from failure_modes.error_detection import (
     make_mutants,
     risk_coverage,
 )
-from failure_modes.models import load_reference_model
-from failure_modes.reference import reference_splits
 
 pytestmark = [pytest.mark.lesson, pytest.mark.filterwarnings("ignore::UserWarning")]
 

@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from failure_modes import debugging, mode_experiment
 from failure_modes.data import load_mnist, to_tensors
-from failure_modes.evaluation import predict
+from failure_modes.models.evaluation import predict
+from failure_modes.tracks import debugging, mode_experiment
 
 pytestmark = pytest.mark.lesson
 

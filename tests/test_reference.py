@@ -12,8 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch.utils.data import Subset
 
-from failure_modes import models, reference
-from failure_modes.evaluation import accuracy, predict
+from failure_modes import models
+from failure_modes.models import reference
+from failure_modes.models.evaluation import accuracy, predict
+from failure_modes.utils.files import sha256_file
 
 # --- splits -----------------------------------------------------------------------------------
 
@@ -76,7 +78,7 @@ def test_reference_splits_have_the_stated_sizes_and_do_not_overlap(splits):
 
 def test_shipped_checkpoint_matches_its_record(splits):
     record = reference.reference_metadata()
-    assert record["sha256"] == reference.file_sha256(reference.CHECKPOINT)
+    assert record["sha256"] == sha256_file(reference.CHECKPOINT)
     model = models.load_reference_model(retrain_if_missing=False)
     assert isinstance(model, models.SmallCNN) and not model.training
     # The recorded accuracy is the model's, and the model really makes mistakes.
@@ -133,7 +135,7 @@ def test_loading_never_unpickles_arbitrary_objects(tmp_path):
     # let it through; weights_only=True must not.
     path = tmp_path / "evil.pt"
     torch.save({"conv1.weight": _NotWeights()}, path)
-    record = {"sha256": reference.file_sha256(path)}
+    record = {"sha256": sha256_file(path)}
     reference.metadata_path(path).write_text(json.dumps(record))
     with pytest.raises(pickle.UnpicklingError):
         reference.load_reference_model(path, retrain_if_missing=False)
@@ -184,7 +186,7 @@ def test_missing_checkpoint_is_retrained_and_loaded(tiny_splits, tmp_path, monke
     assert path.exists() and reference.metadata_path(path).exists()
     assert isinstance(model, models.SmallCNN) and not model.training
     record = json.loads(reference.metadata_path(path).read_text())
-    assert record["sha256"] == reference.file_sha256(path)
+    assert record["sha256"] == sha256_file(path)
     assert record["epochs"] == 1 and record["seed"] == 0
     assert set(record["accuracy"]) == {"train", "validation", "test"}
     assert record["torch_version"] == torch.__version__

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbconvert.preprocessors import CellExecutionError
+from papermill import PapermillExecutionError
 
-from failure_modes import build, runner
+from failure_modes.course import build, runner
+from failure_modes.course.record import read_records
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -53,7 +54,7 @@ def test_failing_cell_still_writes_reports(tmp_path: Path):
     nb.cells = [nbformat.v4.new_code_cell("raise RuntimeError('planted failure')")]
     path = tmp_path / "broken.ipynb"
     nbformat.write(nb, path)
-    with pytest.raises(CellExecutionError, match="planted failure"):
+    with pytest.raises(PapermillExecutionError, match="planted failure"):
         runner.run_notebook(path, out_dir=tmp_path / "out", timeout=60)
     assert "planted failure" in (tmp_path / "out" / "broken.html").read_text(encoding="utf-8")
 
@@ -87,3 +88,21 @@ def test_pick_kernel_prefers_the_project_kernel(monkeypatch, registered, expecte
         runner.KernelSpecManager, "find_kernel_specs", lambda self: dict(registered)
     )
     assert runner.pick_kernel() == expected
+
+
+@pytest.mark.notebook
+def test_parameters_reach_the_notebook_and_records_come_back(tmp_path: Path):
+    nb = nbformat.v4.new_notebook()
+    parameters = nbformat.v4.new_code_cell("SEED = 0")
+    parameters.metadata["tags"] = ["parameters"]
+    nb.cells = [
+        parameters,
+        nbformat.v4.new_code_cell(
+            "from failure_modes.course.record import record\nrecord('seed_squared', SEED**2)"
+        ),
+    ]
+    path = tmp_path / "seeded.ipynb"
+    nbformat.write(nb, path)
+    executed = runner.execute(path, parameters={"SEED": 3}, timeout=60)
+    assert read_records(executed)["seed_squared"] == 9
+    assert nbformat.read(path, as_version=4).cells[1].outputs == []  # the source is untouched

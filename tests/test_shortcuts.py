@@ -13,8 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
+from failure_modes.data.taint import Gradient, Pixel, Square, taint_dataset
 from failure_modes.models import DenseModel
-from failure_modes.shortcuts import (
+from failure_modes.tracks.shortcuts import (
     RemoveRamp,
     augment,
     behavioural_test,
@@ -30,7 +31,6 @@ from failure_modes.shortcuts import (
     visibility_sweep,
     with_images,
 )
-from failure_modes.taint import Gradient, Pixel, Square, taint_dataset
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 

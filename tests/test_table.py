@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from failure_modes.table import Table
+from failure_modes.utils.table import Table
 
 ROWS = [
     {"method": "ig", "image": 0, "mass": 0.5, "hit": True},

@@ -8,7 +8,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from failure_modes.taint import (
+from failure_modes.data.taint import (
     Corruption,
     Gradient,
     Grid,

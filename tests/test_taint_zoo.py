@@ -13,7 +13,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from failure_modes.taint import Gradient, Square, Text, Watermark, taint_dataset
+from failure_modes.data.taint import Gradient, Square, Text, Watermark, taint_dataset
 
 SETTINGS = settings(max_examples=25, deadline=None)
 BLACK = torch.zeros(1, 28, 28, dtype=torch.uint8)

@@ -12,7 +12,7 @@ from torch import nn
 from torch.utils.data import ConcatDataset, Subset
 
 from failure_modes.models import DenseModel, UNet
-from failure_modes.training import (
+from failure_modes.models.training import (
     classification_tensors,
     image_tensors,
     pick_device,

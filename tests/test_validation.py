@@ -5,9 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from hypothesis import given
+from hypothesis import strategies as st
 from torch import nn
 
-from failure_modes import validation as v
+from failure_modes.utils import validation as v
 
 
 def test_as_tensor_wraps_numpy_without_copy_and_rejects_lists():
@@ -125,3 +127,34 @@ def test_check_same_device_says_how_to_move():
     )  # no parameters: nothing to check
     with pytest.raises(ValueError, match=r"inputs are on meta.*inputs\.to\('cpu'\)"):
         v.check_same_device(model, torch.zeros(1, 2, device="meta"))
+
+
+# --------------------------------------------------------------------------- check_targets
+@given(st.integers(0, 9), st.integers(1, 20))
+def test_one_int_stands_for_every_item(label, n):
+    targets = v.check_targets(label, n, num_classes=10)
+    assert targets.dtype == torch.int64 and targets.tolist() == [label] * n
+
+
+@given(st.lists(st.integers(0, 9), min_size=1, max_size=30))
+def test_a_label_per_item_is_kept_as_int64(labels):
+    assert v.check_targets(labels, len(labels), num_classes=10).tolist() == labels
+    assert v.check_targets(np.array(labels), len(labels)).tolist() == labels
+
+
+@pytest.mark.parametrize("value", [3.5, [3.0, 1.0], torch.tensor([0.5]), True, [True, False]])
+def test_non_integer_labels_are_refused(value):
+    with pytest.raises(TypeError, match="integer class labels"):
+        v.check_targets(value, 1 if not isinstance(value, list) else len(value), name="target")
+
+
+@pytest.mark.parametrize("value", [-1, 10, [0, 10]])
+def test_labels_out_of_range_are_refused(value):
+    n = len(value) if isinstance(value, list) else 1
+    with pytest.raises(ValueError, match=r"0\.\.9"):
+        v.check_targets(value, n, num_classes=10)
+
+
+def test_a_wrong_number_of_labels_is_refused():
+    with pytest.raises(ValueError, match=r"shape \[200\]"):
+        v.check_targets(list(range(10)), 200)

@@ -18,9 +18,10 @@ import torch
 from matplotlib.axes import Axes
 from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
+from sklearn.metrics import roc_auc_score, roc_curve
 
-from .evaluation import confusion
-from .validation import check_positive_int
+from failure_modes.models.evaluation import confusion
+from failure_modes.utils.validation import check_positive_int
 
 __all__ = [
     "plot_confusion",
@@ -551,7 +552,6 @@ def plot_roc_from_scores(
     -------
     Axes
     """
-    from sklearn.metrics import roc_auc_score, roc_curve
 
     scores, labels = _to_numpy(scores, "scores"), _to_numpy(labels, "labels")
     if scores.shape != labels.shape or scores.ndim != 1:

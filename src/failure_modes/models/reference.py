@@ -20,10 +20,8 @@ it records the SHA-256 of its bytes and how it was made. Loading checks the hash
 from __future__ import annotations
 
 import datetime
-import hashlib
 import json
 import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -31,8 +29,12 @@ from typing import Any
 import torch
 from torch.utils.data import Dataset, Subset
 
-from .models import SmallCNN
-from .validation import check_positive_int
+from failure_modes.data.sources import load_fashion_mnist
+from failure_modes.models.evaluation import accuracy, predict
+from failure_modes.models.nets import SmallCNN
+from failure_modes.models.training import train_classifier
+from failure_modes.utils.files import atomic_write, sha256_file, write_text_atomic
+from failure_modes.utils.validation import check_positive_int
 
 __all__ = [
     "CHECKPOINT",
@@ -43,7 +45,6 @@ __all__ = [
     "train_reference",
     "load_reference_model",
     "metadata_path",
-    "file_sha256",
     "reference_metadata",
 ]
 
@@ -110,8 +111,6 @@ def reference_splits(root: str | os.PathLike | None = None) -> dict[str, Dataset
         ``train`` (50,000) and ``validation`` (10,000) are ``Subset`` objects of FashionMNIST's
         training set (see :func:`split_indices`); ``test`` is its test set (10,000).
     """
-    from .data import load_fashion_mnist
-
     full = load_fashion_mnist(train=True, root=root)
     parts = split_indices(full.targets)
     return {
@@ -126,31 +125,7 @@ def metadata_path(path: str | os.PathLike) -> Path:
     return Path(path).with_suffix(".json")
 
 
-def file_sha256(path: str | os.PathLike) -> str:
-    """SHA-256 hex digest of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _atomic_write(path: Path, write: Any) -> None:
-    # Write next to the target, then rename: a crash leaves the old file or the new one, never
-    # half of one (os.replace is atomic on the same file system).
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(handle)
-    try:
-        write(temporary)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 def _accuracy(model: torch.nn.Module, dataset: object) -> float:
-    from .evaluation import accuracy, predict
 
     pred, true = predict(model, dataset, device=next(model.parameters()).device)
     return accuracy(pred, true)
@@ -187,7 +162,7 @@ def train_reference(
         Data folder (see :func:`reference_splits`).
     device : str or torch.device or None, default "cpu"
         Where to train; the CPU by default (about a minute on two free cores), ``None`` for
-        :func:`failure_modes.training.pick_device`. The checkpoint is saved from the CPU.
+        :func:`failure_modes.models.training.pick_device`. The checkpoint is saved from the CPU.
     progress : bool, default True
         Show a progress bar.
 
@@ -197,7 +172,6 @@ def train_reference(
         The checkpoint written. The JSON beside it holds ``sha256``, ``seed``, ``epochs``,
         ``accuracy`` per split, the torch version and the date.
     """
-    from .training import train_classifier
 
     path = Path(path) if path is not None else CHECKPOINT
     splits = reference_splits(root)
@@ -218,10 +192,10 @@ def train_reference(
     seconds = time.perf_counter() - started
     model = model.cpu().eval()
     state = {name: tensor.detach().cpu().clone() for name, tensor in model.state_dict().items()}
-    _atomic_write(path, lambda temporary: torch.save(state, temporary))
+    atomic_write(path, lambda temporary: torch.save(state, temporary))
     metadata = {
         "file": path.name,
-        "sha256": file_sha256(path),
+        "sha256": sha256_file(path),
         "architecture": "failure_modes.models.SmallCNN()",
         "seed": seed,
         "epochs": epochs,
@@ -239,7 +213,7 @@ def train_reference(
         "rebuild": REBUILD_COMMAND,
     }
     text = json.dumps(metadata, indent=2) + "\n"
-    _atomic_write(metadata_path(path), lambda temporary: Path(temporary).write_text(text))
+    write_text_atomic(metadata_path(path), text)
     return path
 
 
@@ -284,7 +258,7 @@ def load_reference_model(
             f"Cannot read the recorded hash of {path} from {record_file} ({error}); refusing to "
             f"load an unverified checkpoint. Rebuild it with: {REBUILD_COMMAND}"
         ) from error
-    actual = file_sha256(path)
+    actual = sha256_file(path)
     if actual != expected:
         raise ValueError(
             f"Checkpoint {path} is damaged or not the recorded one: its SHA-256 is {actual}, "

@@ -24,14 +24,15 @@ import torch
 from torch import nn
 from torch.utils.data import ConcatDataset, Dataset, Subset
 
-from . import data
-from .attribution import artifact_mass, attribute
-from .denoising import NOISE_STD, evaluate_denoiser
-from .evaluation import accuracy, per_class_accuracy, predict
-from .models import DenseModel, UNet
-from .taint import Corruption, Grid, Pixel, taint_dataset
-from .training import seed_everything, train_classifier, train_denoiser
-from .validation import check_positive_int
+from failure_modes import data
+from failure_modes.data import tensors
+from failure_modes.data.taint import Corruption, Grid, Pixel, taint_dataset
+from failure_modes.explain.attribution import artifact_mass, attribute
+from failure_modes.models.denoising import NOISE_STD, evaluate_denoiser
+from failure_modes.models.evaluation import accuracy, per_class_accuracy, predict
+from failure_modes.models.nets import DenseModel, UNet
+from failure_modes.models.training import seed_everything, train_classifier, train_denoiser
+from failure_modes.utils.validation import check_positive_int
 
 __all__ = [
     "LOCAL_LABEL",
@@ -236,10 +237,7 @@ def black_baseline(inputs: torch.Tensor, dataset: Dataset) -> torch.Tensor:
     Tensor
         Same shape as ``inputs``, every value ``-mean / std``.
     """
-    mean, std = data.normalization(dataset)
-    # The same float32 operations as data.to_tensors, so a black input pixel equals the
-    # baseline bit for bit and Integrated Gradients gives it exactly zero attribution.
-    return torch.zeros_like(inputs).sub(mean).div(std)
+    return torch.full_like(inputs, tensors.black_baseline(dataset))
 
 
 def ig_artifact_mass(
@@ -256,7 +254,7 @@ def ig_artifact_mass(
     Returns
     -------
     Tensor
-        ``[N]`` artifact mass per image (see :func:`failure_modes.attribution.artifact_mass`).
+        ``[N]`` artifact mass per image (see :func:`failure_modes.explain.attribution.artifact_mass`).
     """
     maps = attribute(model, inputs, target, baselines=baselines, n_steps=n_steps)
     return artifact_mass(maps, mask)
@@ -308,7 +306,7 @@ def run_classifiers(
         Default :func:`load_core_data`.
     settings : ClassifierSettings, default CLASSIFIER
     device : str, optional
-        Where to train; default :func:`failure_modes.training.pick_device`.
+        Where to train; default :func:`failure_modes.models.training.pick_device`.
     progress : bool, default False
         Show progress bars.
 

@@ -17,6 +17,7 @@ __all__ = [
     "check_mask",
     "check_same_shape",
     "check_labels_present",
+    "check_targets",
     "check_fraction",
     "check_probability",
     "check_choice",
@@ -105,6 +106,70 @@ def check_same_shape(a: torch.Tensor, b: torch.Tensor, name_a: str, name_b: str)
             f"{name_a} and {name_b} must have the same shape, got {tuple(a.shape)} and "
             f"{tuple(b.shape)}."
         )
+
+
+def check_targets(
+    value: object,
+    n: int,
+    name: str = "targets",
+    *,
+    num_classes: int | None = None,
+    device: torch.device | str | None = None,
+) -> torch.Tensor:
+    """Class labels as an int64 tensor ``[n]``: one int for every item, or one label per item.
+
+    Parameters
+    ----------
+    value : int, sequence, numpy array or tensor
+        Integer class labels; a single int (or 0-d tensor) stands for all ``n`` items.
+    n : int
+        How many items there are.
+    name : str
+        The argument's name, for messages (``"targets"``, ``"target"``, ...).
+    num_classes : int or None
+        When given, every label must lie in ``0..num_classes - 1``.
+    device : torch.device, str or None
+        Where the result lives (the model's device); where ``value`` is when None.
+
+    Raises
+    ------
+    TypeError
+        For bools, floats or complex numbers: ``3.5`` is no class, and truncating it would
+        explain the wrong one in silence.
+    ValueError
+        For a wrong length, or labels out of range (``-1`` is not "the last class" here).
+    """
+    if isinstance(value, bool) or (
+        isinstance(value, (list, tuple)) and any(isinstance(v, bool) for v in value)
+    ):
+        raise TypeError(f"{name} must hold integer class labels, got {_describe(value)}.")
+    try:
+        labels = value if isinstance(value, torch.Tensor) else torch.as_tensor(np.asarray(value))
+    except (TypeError, ValueError, RuntimeError) as error:
+        raise TypeError(
+            f"{name} must be an int or a sequence of ints, got {_describe(value)}."
+        ) from error
+    if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
+        raise TypeError(
+            f"{name} must hold integer class labels, got dtype {labels.dtype}; convert them "
+            f"with .long() only if they are whole numbers."
+        )
+    labels = labels.to(device=device, dtype=torch.int64)
+    if labels.ndim == 0:
+        labels = labels.expand(n)
+    if tuple(labels.shape) != (n,):
+        raise ValueError(
+            f"{name} must be one int or have shape [{n}] (one label per item), got shape "
+            f"{tuple(labels.shape)}."
+        )
+    if num_classes is not None and n:
+        bad = (labels < 0) | (labels >= num_classes)
+        if bool(bad.any()):
+            raise ValueError(
+                f"{name} must lie in 0..{num_classes - 1} (the model has {num_classes} "
+                f"outputs), got {sorted(set(labels[bad].tolist()))}."
+            )
+    return labels
 
 
 def check_labels_present(

@@ -1,8 +1,8 @@
 """MODE against its controls over several seeds, with paired tests.
 
 :func:`run_experiment` starts every selection of a seed (the nine measures of
-:mod:`failure_modes.similarity` and the :data:`~failure_modes.debugging.CONTROLS`) from the same
-weak model (:func:`setup_seed`) and runs :func:`failure_modes.debugging.debug_model` for each;
+:mod:`failure_modes.tracks.similarity` and the :data:`~failure_modes.tracks.debugging.CONTROLS`) from the same
+weak model (:func:`setup_seed`) and runs :func:`failure_modes.tracks.debugging.debug_model` for each;
 :func:`summarise` scores the final models and compares each selection with each control by
 :func:`paired_test`, seed against seed.
 """
@@ -18,7 +18,7 @@ from scipy import stats
 from torch import nn
 from tqdm.auto import tqdm
 
-from .debugging import (
+from failure_modes.tracks.debugging import (
     CONTROLS,
     Data,
     ModeConfig,
@@ -32,8 +32,8 @@ from .debugging import (
     target_layer,
     train_starting_model,
 )
-from .similarity import MEASURES
-from .validation import check_choice
+from failure_modes.tracks.similarity import MEASURES
+from failure_modes.utils.validation import check_choice
 
 __all__ = ["Start", "SeedResult", "setup_seed", "run_experiment", "paired_test", "summarise"]
 

@@ -6,7 +6,7 @@ path inside the repository: ``advanced/clever_hans/solution.ipynb`` is reported 
 
 Examples
 --------
->>> from failure_modes.runner import run_notebook
+>>> from failure_modes.course.runner import run_notebook
 >>> run_notebook(Path("solution.ipynb"))     # doctest: +SKIP
 executed solution.ipynb in 93.4 s (kernel failure-modes) -> reports/solution.ipynb, .html
 """
@@ -14,15 +14,24 @@ executed solution.ipynb in 93.4 s (kernel failure-modes) -> reports/solution.ipy
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import nbformat
+import papermill
 from jupyter_client.kernelspec import KernelSpecManager
 from nbconvert import HTMLExporter
-from nbconvert.preprocessors import CellExecutionError, ExecutePreprocessor
 
-from failure_modes.build import KERNELSPEC, find_root, write_atomic
-from failure_modes.validation import check_positive_int
+from failure_modes.utils.files import write_text_atomic
+from failure_modes.utils.paths import find_root
+from failure_modes.utils.validation import check_positive_int
+
+KERNELSPEC = {
+    "name": "failure-modes",
+    "display_name": "Python (failure-modes)",
+    "language": "python",
+}
 
 REPORTS_DIR = "reports"
 # The kernel that runs this very Python: ipykernel answers to it from any environment.
@@ -68,19 +77,77 @@ def report_paths(path: Path, out_dir: Path, root: Path | None = None) -> tuple[P
     return executed, executed.with_suffix(".html")
 
 
+def execute(
+    path: str | Path,
+    *,
+    parameters: Mapping[str, Any] | None = None,
+    output_path: str | Path | None = None,
+    kernel_name: str | None = None,
+    timeout: int | None = 900,
+) -> nbformat.NotebookNode:
+    """Execute a notebook with papermill, its ``parameters`` cell overridden, in its own folder.
+
+    Parameters
+    ----------
+    path : path-like
+        The ``.ipynb`` file; it is not modified.
+    parameters : mapping or None
+        Values injected after the cell tagged ``parameters`` (papermill's convention), e.g.
+        ``{"SEED": 1}``.
+    output_path : path-like or None
+        Where papermill writes the executed notebook, also when a cell fails (with an error
+        banner at its top); nothing is written when None.
+    kernel_name : str or None
+        Kernel to use; :func:`pick_kernel` decides when None.
+    timeout : int or None
+        Seconds one cell may run; None for no limit.
+
+    Returns
+    -------
+    nbformat.NotebookNode
+        The executed notebook, outputs included.
+
+    Raises
+    ------
+    FileNotFoundError
+        When ``path`` does not exist.
+    papermill.PapermillExecutionError
+        When a cell raises.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"path: notebook {path} does not exist; build it with `python -m failure_modes build`"
+        )
+    if timeout is not None:
+        timeout = check_positive_int(timeout, "timeout")
+    return papermill.execute_notebook(
+        str(path),
+        None if output_path is None else str(output_path),
+        parameters=dict(parameters or {}),
+        kernel_name=kernel_name or pick_kernel(),
+        language="python",
+        cwd=str(path.parent.resolve()),
+        progress_bar=False,
+        request_save_on_cell_execute=False,
+        execution_timeout=timeout,
+    )
+
+
 def run_notebook(
     path: Path,
     *,
     out_dir: Path | None = None,
     timeout: int = 900,
     kernel_name: str | None = None,
+    parameters: Mapping[str, Any] | None = None,
 ) -> Path:
     """Execute a notebook headless and write the executed notebook and an HTML copy.
 
     The notebook runs with its own folder as the working directory, so relative paths inside
     it resolve as they do when a student opens it. When a cell fails, the partly executed
-    notebook and its HTML are still written (the traceback is in them) before the error is
-    raised again.
+    notebook and its HTML are still written (the traceback is in them, and papermill's banner
+    at the top says where it stopped) before the error is raised again.
 
     Parameters
     ----------
@@ -92,6 +159,8 @@ def run_notebook(
         Seconds one cell may run before execution is abandoned.
     kernel_name : str or None
         Kernel to use; :func:`pick_kernel` decides when None.
+    parameters : mapping or None
+        Values for the notebook's ``parameters`` cell (see :func:`execute`).
 
     Returns
     -------
@@ -102,30 +171,29 @@ def run_notebook(
     ------
     FileNotFoundError
         When ``path`` does not exist.
-    nbconvert.preprocessors.CellExecutionError
+    papermill.PapermillExecutionError
         When a cell raises; the reports are written first.
     """
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"path: notebook {path} does not exist; build it with `python -m failure_modes build`"
-        )
-    timeout = check_positive_int(timeout, "timeout")
     root = _root_or_none(path.parent)
     if out_dir is None:
         out_dir = (root if root is not None else Path.cwd()) / REPORTS_DIR
     executed_path, html_path = report_paths(path, out_dir, root)
     kernel = kernel_name or pick_kernel()
-
-    nb = nbformat.read(path, as_version=4)
-    executor = ExecutePreprocessor(timeout=timeout, kernel_name=kernel)
+    partial = executed_path.with_name(f".{executed_path.name}.partial")
+    partial.parent.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     try:
-        executor.preprocess(nb, {"metadata": {"path": str(path.parent.resolve())}})
-    except CellExecutionError:
-        _write_reports(nb, executed_path, html_path)
+        nb = execute(
+            path, parameters=parameters, output_path=partial, kernel_name=kernel, timeout=timeout
+        )
+    except papermill.PapermillExecutionError:
+        if partial.is_file():
+            _write_reports(nbformat.read(partial, as_version=4), executed_path, html_path)
         print(f"FAILED {path} after {time.perf_counter() - start:.1f} s; see {html_path}")
         raise
+    finally:
+        partial.unlink(missing_ok=True)
     wall = time.perf_counter() - start
     _write_reports(nb, executed_path, html_path)
     print(f"executed {path} in {wall:.1f} s (kernel {kernel}) -> {executed_path}, {html_path}")
@@ -140,6 +208,6 @@ def _root_or_none(folder: Path) -> Path | None:
 
 
 def _write_reports(nb: nbformat.NotebookNode, executed_path: Path, html_path: Path) -> None:
-    write_atomic(executed_path, nbformat.writes(nb, version=4) + "\n")
+    write_text_atomic(executed_path, nbformat.writes(nb, version=4) + "\n")
     body, _ = HTMLExporter().from_notebook_node(nb)
-    write_atomic(html_path, body)
+    write_text_atomic(html_path, body)

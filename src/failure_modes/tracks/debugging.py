@@ -23,9 +23,9 @@ MODE (Ma et al., FSE 2018) fixes a model's weak labels with data chosen for them
 6. :func:`debug_model` repeats selection and retraining. The :data:`CONTROLS` run the same
    loop with the same number of pool inputs and the same optimiser policy: ``"random"`` draws
    uniformly from the pool, ``"label_random"`` targets the same buggy labels but ignores the
-   ranking. :mod:`failure_modes.mode_experiment` compares them over seeds with paired tests.
+   ranking. :mod:`failure_modes.tracks.mode_experiment` compares them over seeds with paired tests.
 
-The nine measures themselves live in :mod:`failure_modes.similarity` (re-exported here).
+The nine measures themselves live in :mod:`failure_modes.tracks.similarity` (re-exported here).
 
 Datasets are ``(inputs, targets)`` tensor pairs throughout; no function changes its arguments.
 
@@ -51,11 +51,11 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from .evaluation import per_class_accuracy, predict
-from .models import DenseModel
-from .similarity import MEASURES, Measure, rank, scores
-from .training import classification_tensors, seed_everything, train_classifier
-from .validation import (
+from failure_modes.models.evaluation import per_class_accuracy, predict
+from failure_modes.models.nets import DenseModel
+from failure_modes.models.training import classification_tensors, seed_everything, train_classifier
+from failure_modes.tracks.similarity import MEASURES, Measure, rank, scores
+from failure_modes.utils.validation import (
     check_choice,
     check_labels_present,
     check_positive_int,
@@ -229,7 +229,7 @@ def train_starting_model(
     seed : int
         Fixes the initial weights and the batch order.
     epochs, lr, batch_size, device, progress
-        As in :func:`failure_modes.training.train_classifier`.
+        As in :func:`failure_modes.models.training.train_classifier`.
     hidden_sizes : sequence of int, default (256, 120, 84)
         Widths of the model's hidden layers.
 
@@ -423,7 +423,7 @@ def probe_layers(
     validation : tuple of Tensor
         Data the heads are judged on.
     epochs, lr, batch_size, seed, progress
-        Training of each head (as in :func:`failure_modes.training.train_classifier`).
+        Training of each head (as in :func:`failure_modes.models.training.train_classifier`).
 
     Returns
     -------

@@ -16,21 +16,20 @@ import gzip
 import hashlib
 import json
 import os
-import shutil
 import socket
 import tempfile
-import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 from torch.utils.data import ConcatDataset, Dataset, Subset
 from torchvision import datasets, transforms
 
-from .idx import idx_nbytes, read_idx, read_idx_shape, write_idx
-from .validation import check_choice
+from failure_modes.data.idx import idx_nbytes, read_idx, read_idx_shape, write_idx
+from failure_modes.utils.files import copy_atomic, sha256_file, write_json_atomic
+from failure_modes.utils.paths import checkout_root
+from failure_modes.utils.validation import check_choice
 
 __all__ = [
     "DataUnavailableError",
@@ -40,8 +39,6 @@ __all__ = [
     "load_mnist",
     "load_fashion_mnist",
     "describe",
-    "normalization",
-    "to_tensors",
 ]
 
 ENV_VAR = "FAILURE_MODES_DATA"
@@ -105,21 +102,13 @@ def data_root(root: str | os.PathLike | None = None) -> Path:
     env = os.environ.get(ENV_VAR)
     if env:
         return Path(env).expanduser().resolve()
-    checkout = Path(__file__).resolve().parents[2]
-    if (checkout / "pyproject.toml").is_file():
+    checkout = checkout_root()
+    if checkout is not None:
         return checkout / "data"
     return Path("~/.cache/failure-modes").expanduser().resolve()
 
 
 # --------------------------------------------------------------------------- checks
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _layout_problem(raw: Path) -> str | None:
     """Why the four raw files do not form a dataset (None if they do); reads headers only."""
     for split, (images, labels) in RAW_FILES.items():
@@ -161,7 +150,7 @@ def _provenance_problem(raw: Path, record: dict, *, hashes: bool) -> str | None:
             size = path.stat().st_size
             if size != entry.get("bytes"):
                 return f"{path} has {size} bytes, provenance recorded {entry.get('bytes')}"
-            if hashes and _sha256(path) != entry.get("sha256"):
+            if hashes and sha256_file(path) != entry.get("sha256"):
                 return f"{path} fails its sha256 checksum"
     return None
 
@@ -172,15 +161,6 @@ def _read_provenance(folder: Path) -> dict | None:
     except (OSError, ValueError):
         return None
     return record if isinstance(record, dict) else None
-
-
-def _write_json(path: Path, record: dict) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _valid_record(folder: Path, *, hashes: bool) -> tuple[dict | None, str | None]:
@@ -215,8 +195,8 @@ def _from_download(spec: _Spec, raw: Path) -> str:
         fetched = Path(scratch) / spec.name / "raw"
         for names in RAW_FILES.values():
             for name in names:
-                shutil.copyfile(fetched / name, raw / f".{name}.part")
-                os.replace(raw / f".{name}.part", raw / name)
+                with open(fetched / name, "rb") as stream:
+                    copy_atomic(stream, raw / name)
     return f"torchvision.datasets.{spec.name}(download=True)"
 
 
@@ -276,11 +256,8 @@ def _from_debian(spec: _Spec, raw: Path) -> str:
     if missing:
         raise FileNotFoundError(f"not installed ({missing[0]} not found)")
     for source in sources:
-        target = raw / source.stem
-        part = raw / f".{source.stem}.part"
-        with gzip.open(source, "rb") as packed, open(part, "wb") as out:
-            shutil.copyfileobj(packed, out, 1 << 20)
-        os.replace(part, target)
+        with gzip.open(source, "rb") as packed:
+            copy_atomic(packed, raw / source.stem)
     return f"Debian package dataset-fashion-mnist ({DEBIAN_FASHION_DIR})"
 
 
@@ -320,7 +297,7 @@ def _lock(folder: Path) -> Iterator[None]:
 def _record(spec: _Spec, folder: Path, source: str, detail: str, tried: list[str]) -> dict:
     raw = folder / "raw"
     files = {
-        name: {"bytes": (raw / name).stat().st_size, "sha256": _sha256(raw / name)}
+        name: {"bytes": (raw / name).stat().st_size, "sha256": sha256_file(raw / name)}
         for names in RAW_FILES.values()
         for name in names
     }
@@ -359,7 +336,7 @@ def _prepare_one(spec: _Spec, root: Path, download: bool) -> dict:
             problem = _labels_problem(raw)
             if problem is None:
                 record = _record(spec, folder, "existing", f"files found in {raw}", [])
-                _write_json(folder / PROVENANCE, record)
+                write_json_atomic(folder / PROVENANCE, record)
                 return record
             tried = [f"existing files: {problem}"]
         for name, build in _sources(spec):
@@ -375,7 +352,7 @@ def _prepare_one(spec: _Spec, root: Path, download: bool) -> dict:
                 tried.append(f"{name}: {type(error).__name__}: {error}".strip())
                 continue
             record = _record(spec, folder, name, detail, tried)
-            _write_json(folder / PROVENANCE, record)
+            write_json_atomic(folder / PROVENANCE, record)
             return record
     lines = "\n".join(f"  - {line}" for line in tried)
     raise DataUnavailableError(
@@ -549,133 +526,3 @@ def describe(dataset: Dataset) -> str:
     detail = f" ({record['detail']})" if record.get("detail") else ""
     head = f"{name} {split}".strip()
     return f"{head}: {len(dataset):,} images, source {source}{detail}"
-
-
-# --------------------------------------------------------------------------- tensors
-_NO_OP = (transforms.ToTensor, transforms.PILToTensor, transforms.ConvertImageDtype)
-
-
-def _flatten(transform) -> list:
-    if transform is None:
-        return []
-    if isinstance(transform, transforms.Compose):
-        return [t for inner in transform.transforms for t in _flatten(inner)]
-    return [transform]
-
-
-def _scalar(value, what: str) -> float:
-    values = torch.as_tensor(value, dtype=torch.float64).flatten()
-    if values.numel() != 1:
-        raise ValueError(f"Normalize {what} must have one channel, got {value!r}.")
-    return float(values[0])
-
-
-def normalization(dataset: Dataset) -> tuple[float, float]:
-    """The ``(mean, std)`` of the ``Normalize`` in a dataset's transform.
-
-    Parameters
-    ----------
-    dataset : torch.utils.data.Dataset
-        A dataset with a ``transform`` attribute (a ``Normalize``, possibly inside a
-        ``Compose``), or a ``Subset`` / ``ConcatDataset`` of such datasets.
-
-    Returns
-    -------
-    tuple of float
-        ``(mean, std)`` such that the transform maps a pixel ``p`` in [0, 1] to
-        ``(p - mean) / std``; ``(0.0, 1.0)`` when there is no ``Normalize``.
-
-    Raises
-    ------
-    ValueError
-        If the parts of a ``ConcatDataset`` are normalised differently.
-    """
-    if isinstance(dataset, Subset):
-        return normalization(dataset.dataset)
-    if isinstance(dataset, ConcatDataset):
-        found = {normalization(part) for part in dataset.datasets}
-        if len(found) > 1:
-            raise ValueError(
-                f"the parts of this ConcatDataset are normalised differently: {found}."
-            )
-        return found.pop() if found else (0.0, 1.0)
-    mean, std = 0.0, 1.0
-    for step in _flatten(getattr(dataset, "transform", None)):
-        if isinstance(step, transforms.Normalize):
-            # Two Normalize steps compose into one: ((p - m1)/s1 - m2)/s2.
-            m, s = _scalar(step.mean, "mean"), _scalar(step.std, "std")
-            mean, std = mean + m * std, std * s
-    return mean, std
-
-
-def _warn_unapplied(dataset: Dataset) -> None:
-    others = [
-        type(t).__name__
-        for t in _flatten(getattr(dataset, "transform", None))
-        if not isinstance(t, (*_NO_OP, transforms.Normalize))
-    ]
-    if others:
-        warnings.warn(
-            f"to_tensors applies only the normalisation; {', '.join(others)} in the dataset's "
-            "transform are not applied.",
-            stacklevel=3,
-        )
-
-
-def _plain_tensors(dataset: Dataset) -> tuple[torch.Tensor, torch.Tensor]:
-    data = getattr(dataset, "data", None)
-    targets = getattr(dataset, "targets", None)
-    if not isinstance(data, torch.Tensor) or data.dtype != torch.uint8 or data.ndim != 3:
-        raise TypeError(
-            "to_tensors needs a dataset with .data, a uint8 tensor [N, H, W] (like torchvision's "
-            f"MNIST), a Subset or a ConcatDataset of such; got {type(dataset).__name__} with "
-            f".data {type(data).__name__}"
-            + (f" {data.dtype} {tuple(data.shape)}" if isinstance(data, torch.Tensor) else "")
-            + "."
-        )
-    if targets is None:
-        raise TypeError(
-            f"to_tensors needs .targets on the dataset; {type(dataset).__name__} has none."
-        )
-    _warn_unapplied(dataset)
-    mean, std = normalization(dataset)
-    x = data.float().div(255).sub(mean).div(std).unsqueeze(1)
-    # as_tensor + clone: a list of labels works too, and the result never aliases the dataset.
-    y = torch.as_tensor(targets).to(torch.int64).clone()
-    return x, y
-
-
-def to_tensors(dataset: Dataset) -> tuple[torch.Tensor, torch.Tensor]:
-    """All images and labels of a dataset as two tensors, normalised like its transform.
-
-    Vectorised: reads ``.data`` / ``.targets`` instead of calling ``__getitem__`` per item.
-
-    Parameters
-    ----------
-    dataset : torch.utils.data.Dataset
-        A torchvision MNIST-like dataset (uint8 ``.data`` ``[N, H, W]``, ``.targets``), a deep
-        copy of one, or a ``Subset`` / ``ConcatDataset`` of such datasets.
-
-    Returns
-    -------
-    x : torch.Tensor
-        float32 ``[N, 1, H, W]``, ``(data / 255 - mean) / std`` with ``(mean, std)`` from
-        :func:`normalization` (for a ``raw=True`` dataset: pixels scaled to [0, 1]).
-    y : torch.Tensor
-        int64 ``[N]`` labels, a fresh copy.
-
-    Raises
-    ------
-    TypeError
-        If the dataset is none of the kinds above.
-    """
-    if isinstance(dataset, Subset):
-        x, y = to_tensors(dataset.dataset)
-        index = torch.as_tensor(list(dataset.indices), dtype=torch.int64)
-        return x[index], y[index]
-    if isinstance(dataset, ConcatDataset):
-        parts = [to_tensors(part) for part in dataset.datasets]
-        if not parts:
-            raise ValueError("to_tensors got an empty ConcatDataset.")
-        return torch.cat([x for x, _ in parts]), torch.cat([y for _, y in parts])
-    return _plain_tensors(dataset)

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from failure_modes.utils.files import atomic_write
+
 __all__ = ["write_idx", "read_idx", "read_idx_shape", "idx_nbytes"]
 
 _UINT8 = 0x08
@@ -67,18 +69,15 @@ def write_idx(path: str | os.PathLike, array: np.ndarray) -> Path:
         raise ValueError(f"array shape {array.shape} does not fit an IDX header.")
     path = Path(path)
     header = bytes([0, 0, _UINT8, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
-    # A reader must never see half a file: write beside the target, then rename over it.
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as handle:
+
+    def write(temporary: Path) -> None:
+        with open(temporary, "wb") as handle:
             handle.write(header)
             handle.write(np.ascontiguousarray(array).tobytes())
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+
+    return atomic_write(path, write)
 
 
 def _parse_header(path: Path, head: bytes) -> tuple[int, ...]:

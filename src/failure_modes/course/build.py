@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import os
 import re
-import tempfile
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -28,6 +26,10 @@ from pathlib import Path
 import jupytext
 import nbformat
 from nbconvert.preprocessors import ClearOutputPreprocessor, TagRemovePreprocessor
+
+from failure_modes.course.runner import KERNELSPEC
+from failure_modes.utils.files import write_text_atomic
+from failure_modes.utils.paths import find_root
 
 SOURCE_DIR = "notebooks"
 EXERCISE_NAME = "exercise.ipynb"
@@ -40,11 +42,6 @@ TASK_TAG = "task"
 OUTPUT_DIRS: dict[str, Path] = {"core": Path(".")}
 DEFAULT_OUTPUT_DIR = Path("advanced")
 
-KERNELSPEC = {
-    "name": "failure-modes",
-    "display_name": "Python (failure-modes)",
-    "language": "python",
-}
 # No version numbers: they would change the built files whenever someone upgrades Python.
 LANGUAGE_INFO = {
     "name": "python",
@@ -78,36 +75,6 @@ def output_dir(source: Path) -> Path:
     """
     stem = Path(source).stem
     return OUTPUT_DIRS.get(stem, DEFAULT_OUTPUT_DIR / stem)
-
-
-def find_root(start: Path | None = None) -> Path:
-    """Return the repository root: the nearest folder holding ``pyproject.toml`` and ``notebooks/``.
-
-    Parameters
-    ----------
-    start : Path or None
-        Folder to search upwards from; the current working directory when None. The folders
-        above this module (an editable install) are tried next.
-
-    Returns
-    -------
-    Path
-        The repository root.
-
-    Raises
-    ------
-    FileNotFoundError
-        When no such folder exists above ``start`` nor above the package.
-    """
-    here = Path.cwd() if start is None else Path(start)
-    candidates = [here.resolve(), *here.resolve().parents, *Path(__file__).resolve().parents]
-    for folder in candidates:
-        if (folder / "pyproject.toml").is_file() and (folder / SOURCE_DIR).is_dir():
-            return folder
-    raise FileNotFoundError(
-        f"no repository root (a folder with pyproject.toml and {SOURCE_DIR}/) above {here}; "
-        "run the command from inside the failure-modes checkout or pass root explicitly"
-    )
 
 
 def discover_sources(root: Path) -> list[Path]:
@@ -263,36 +230,6 @@ def render(nb: nbformat.NotebookNode) -> str:
     return nbformat.writes(nb, version=4) + "\n"
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write UTF-8 text to a file through a temporary file in the same folder.
-
-    Parameters
-    ----------
-    path : Path
-        Destination; its folder is created when missing.
-    text : str
-        Content, written with ``\\n`` line endings.
-
-    Notes
-    -----
-    A reader sees the old or the new file, never half of one: the temporary file is moved
-    over ``path`` with :func:`os.replace`.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
-            stream.write(text)
-        # mkstemp makes the file private (0600); a built notebook must stay readable by all.
-        mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _differs(path: Path, text: str) -> bool:
     return not path.is_file() or path.read_bytes() != text.encode("utf-8")
 
@@ -305,7 +242,7 @@ def _build(source: Path, targets: tuple[Path, Path], *, check: bool) -> list[Pat
         if _differs(path, text):
             stale.append(path)
             if not check:
-                write_atomic(path, text)
+                write_text_atomic(path, text)
     return stale
 
 

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .validation import check_positive_int
+from failure_modes.utils.validation import check_positive_int
 
 __all__ = ["DenseModel", "SmallCNN", "UNet", "count_parameters"]
 
@@ -233,16 +233,3 @@ class UNet(nn.Module):
             x = self.up[level](torch.cat([skips[level], self.upsample[level](x)], dim=1))
         x = self.head(x)[..., :height, :width]
         return self.final_activation(x) if self.final_activation is not None else x
-
-
-def load_reference_model(path=None, *, retrain_if_missing: bool = True) -> SmallCNN:
-    """Load the shipped FashionMNIST reference ``SmallCNN``; see :mod:`failure_modes.reference`.
-
-    Imported lazily: ``reference`` needs the data module, which ``models`` must not import.
-    """
-    from .reference import load_reference_model as _load
-
-    return _load(path, retrain_if_missing=retrain_if_missing)
-
-
-__all__ += ["load_reference_model"]

@@ -1,0 +1,1 @@
+"""Layer 6, course tooling: notebook build, headless runner, command line."""

@@ -1,0 +1,87 @@
+"""Command line: ``python -m failure_modes {prepare,build,run,train-reference}``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from failure_modes import data
+from failure_modes.course import build, runner
+from failure_modes.models import reference
+from failure_modes.utils.paths import find_root
+
+
+def _prepare(args: argparse.Namespace) -> int:
+
+    provenance = data.prepare(args.root)
+    print(json.dumps(provenance, indent=2, default=str))
+    return 0
+
+
+def _build(args: argparse.Namespace) -> int:
+
+    if args.check:
+        drifted = build.build_all(check=True)
+        for path in drifted:
+            print(f"out of date: {path}")
+        if drifted:
+            print("Rebuild with: python -m failure_modes build")
+        return 1 if drifted else 0
+    for path in build.build_all():
+        print(f"built {path}")
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+
+    started = time.perf_counter()
+    for name, record in data.prepare().items():
+        print(f"{name}: source {record.get('source')}, sizes {record.get('sizes')}")
+    notebooks = [Path(p) for p in args.notebooks] or [find_root() / "solution.ipynb"]
+    for notebook in notebooks:
+        executed = runner.run_notebook(notebook.resolve(), timeout=args.timeout)
+        print(f"executed {notebook} -> {executed}")
+    print(f"total wall time {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+def _train_reference(args: argparse.Namespace) -> int:
+
+    path = reference.train_reference(seed=args.seed)
+    print(f"reference checkpoint written to {path}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``python -m failure_modes`` and the ``failure-modes`` script."""
+    parser = argparse.ArgumentParser(prog="failure-modes", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    prepare = commands.add_parser("prepare", help="prepare MNIST and FashionMNIST")
+    prepare.add_argument("--root", default=None, help="data folder (default: see README)")
+    prepare.set_defaults(func=_prepare)
+
+    build = commands.add_parser("build", help="build exercise/solution notebooks from notebooks/")
+    build.add_argument("--check", action="store_true", help="fail if a built notebook drifted")
+    build.set_defaults(func=_build)
+
+    run = commands.add_parser("run", help="execute notebooks headless into reports/")
+    run.add_argument("notebooks", nargs="*", help="notebooks to run (default: solution.ipynb)")
+    run.add_argument("--timeout", type=int, default=1800, help="seconds allowed per cell")
+    run.set_defaults(func=_run)
+
+    reference = commands.add_parser(
+        "train-reference", help="retrain the FashionMNIST reference CNN checkpoint"
+    )
+    reference.add_argument("--seed", type=int, default=0)
+    reference.set_defaults(func=_train_reference)
+
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,535 @@
+"""Counterfactual inputs: the smallest change to an image that makes a classifier say ``target``.
+
+The change ``delta`` lives in pixel units (the image as a person sees it, values in [0, 1]),
+whatever normalisation the model expects, so its L1 / L2 size and the share of pixels it
+touches mean the same thing for every model. Each step lowers, for every image at once,
+
+    hinge(max_{k != target} logit_k - logit_target + margin) + weight * distance(delta)
+        [+ smoothness * total_variation(delta)]
+
+with Adam, then projects ``delta`` back so that ``image + delta`` stays a valid picture
+(pixels in [0, 1]). For ``distance="l1"`` the penalty is applied as a soft-threshold step (the
+proximal operator of the L1 norm, with Adam's per-pixel step size), which sets small changes
+exactly to zero: a pixel moves only while the gradient of the hinge at it exceeds ``weight``,
+and the counterfactual is sparse. For ``"l2"`` the penalty is the squared L2 norm (smooth, so
+plain Adam handles it).
+
+Stopping, per image: an image already predicted as ``target`` is returned unchanged at step 0.
+Otherwise an iterate *reaches* the target when the target logit beats every other by
+``margin``; from the first such step the search goes on for ``patience`` more steps (the penalty
+now shrinks the change while the hinge holds it at the margin) and returns the smallest change
+that reached the target. An image that never reaches it within ``steps`` steps returns its last
+change, and ``success`` says whether the model predicts ``target`` for it. Finished images
+leave the batch, so later steps cost less.
+
+The search starts from ``delta = 0`` and draws no random numbers: the same inputs give the same
+counterfactuals, in a batch or one at a time (up to rounding).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from failure_modes.utils.validation import (
+    as_tensor,
+    check_choice,
+    check_positive_int,
+    check_same_device,
+)
+
+__all__ = [
+    "DISTANCES",
+    "CHANGE_THRESHOLD",
+    "CounterfactualResult",
+    "counterfactual",
+    "nearest_distance",
+    "nearest_in_class",
+    "outline_mask",
+    "PRESETS",
+]
+
+DISTANCES = ("l1", "l2")
+
+PRESETS: dict[str, dict[str, float | str]] = {
+    "sparse": {"distance": "l1", "weight": 0.2, "margin": 2.0},
+    "noise": {"distance": "l2", "weight": 0.05, "margin": 0.5},
+    "too strong": {"distance": "l1", "weight": 1.0, "margin": 2.0},
+}
+"""Settings compared in the contrastive notebook (for FashionMNIST-sized inputs): a sparse
+change (the default), a small spread-out one that reads as noise, and a penalty so strong that
+many images never reach their target."""
+CHANGE_THRESHOLD = 0.5 / 255
+"""A pixel counts as changed when its change would alter its 8-bit grey value."""
+
+
+@dataclass(frozen=True)
+class CounterfactualResult:
+    """Counterfactuals for a batch of images and how they were found.
+
+    Attributes
+    ----------
+    images : Tensor
+        ``[N, C, H, W]`` changed inputs, in the model's input space (normalised like the
+        originals).
+    change : Tensor
+        ``[N, C, H, W]`` the change in pixel units (``[0, 1]`` scale): counterfactual minus
+        original as a person would see it.
+    original_prediction, prediction, target : Tensor
+        ``[N]`` labels: before, after, and asked for.
+    success : Tensor
+        ``[N]`` bool, whether ``prediction == target``.
+    steps : Tensor
+        ``[N]`` optimisation steps taken by each image (0 when it needed no change).
+    loss_history : Tensor
+        ``[T, N]`` the objective of each image at each step, NaN once the image has stopped.
+    seconds : float
+        Wall-clock time of the whole call.
+    """
+
+    images: torch.Tensor
+    change: torch.Tensor
+    original_prediction: torch.Tensor
+    prediction: torch.Tensor
+    target: torch.Tensor
+    success: torch.Tensor
+    steps: torch.Tensor
+    loss_history: torch.Tensor
+    seconds: float
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    @property
+    def l1(self) -> torch.Tensor:
+        """``[N]`` L1 norm of each change (sum of absolute pixel changes, pixel units)."""
+        return self.change.abs().flatten(1).sum(dim=1)
+
+    @property
+    def l2(self) -> torch.Tensor:
+        """``[N]`` L2 norm of each change (pixel units)."""
+        return self.change.flatten(1).norm(dim=1)
+
+    @property
+    def changed(self) -> torch.Tensor:
+        """``[N, H, W]`` bool, pixels whose 8-bit value the change alters (any channel)."""
+        return (self.change.abs() > CHANGE_THRESHOLD).any(dim=1)
+
+    @property
+    def changed_share(self) -> torch.Tensor:
+        """``[N]`` share of pixels changed (the L0 proximity, as a fraction of the image)."""
+        return self.changed.flatten(1).float().mean(dim=1)
+
+    def summary(self) -> dict[str, float]:
+        """Validity, median L1 / L2 / share of pixels changed, and seconds per image."""
+        ok = self.success
+        pick = ok if bool(ok.any()) else torch.ones_like(ok)
+        return {
+            "images": len(self),
+            "validity": float(ok.float().mean()),
+            "median_l1": float(self.l1[pick].median()),
+            "median_l2": float(self.l2[pick].median()),
+            "median_changed_share": float(self.changed_share[pick].median()),
+            "mean_steps": float(self.steps.float().mean()),
+            "seconds_per_image": self.seconds / max(len(self), 1),
+        }
+
+    def __repr__(self) -> str:
+        parts = ", ".join(
+            f"{key}={value:.4g}" if isinstance(value, float) else f"{key}={value}"
+            for key, value in self.summary().items()
+        )
+        return f"CounterfactualResult({parts})"
+
+
+def _check_images(image: object) -> torch.Tensor:
+    image = as_tensor(image, "image")
+    if not image.is_floating_point():
+        raise TypeError(
+            f"image must be a float tensor prepared as the model expects, got dtype {image.dtype}."
+        )
+    if image.ndim == 3:
+        image = image.unsqueeze(0)
+    if image.ndim != 4:
+        raise ValueError(
+            f"image must have shape [C, H, W] (one image) or [N, C, H, W], got "
+            f"{tuple(image.shape)}."
+        )
+    if len(image) == 0:
+        raise ValueError("image is an empty batch.")
+    return image
+
+
+def _check_targets(target: object, n: int, num_classes: int, device: torch.device) -> torch.Tensor:
+    if isinstance(target, bool):
+        raise TypeError(f"target must be an int or an integer tensor [N], got {target!r}.")
+    targets = torch.as_tensor(target, device=device)
+    if targets.is_floating_point() or targets.is_complex() or targets.dtype == torch.bool:
+        raise TypeError(f"target must hold integer class labels, got dtype {targets.dtype}.")
+    targets = targets.long()
+    if targets.ndim == 0:
+        targets = targets.expand(n)
+    if targets.shape != (n,):
+        raise ValueError(f"target must be an int or have shape [{n}], got {tuple(targets.shape)}.")
+    if bool(((targets < 0) | (targets >= num_classes)).any()):
+        raise ValueError(
+            f"target must lie in 0..{num_classes - 1} (the model has {num_classes} outputs), got "
+            f"{sorted(set(targets[(targets < 0) | (targets >= num_classes)].tolist()))}."
+        )
+    return targets.clone()
+
+
+def _check_number(value: float, name: str, *, positive: bool) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}.")
+    value = float(value)
+    if not np.isfinite(value) or value < 0 or (positive and value == 0):
+        bound = "positive" if positive else "non-negative"
+        raise ValueError(f"{name} must be a finite {bound} number, got {value}.")
+    return value
+
+
+def _pixel_space(
+    images: torch.Tensor, normalization: tuple[float, float] | None
+) -> tuple[torch.Tensor, float, float]:
+    if normalization is None:
+        mean, std = 0.0, 1.0
+    else:
+        try:
+            mean, std = (float(v) for v in normalization)
+        except (TypeError, ValueError) as error:
+            raise TypeError(f"normalization must be (mean, std), got {normalization!r}.") from error
+        _check_number(std, "normalization std", positive=True)
+    pixels = images * std + mean
+    # Inputs outside the valid range mean the normalisation given does not match the images;
+    # clamping them silently would hide that.
+    slack = 1e-4
+    if bool((pixels < -slack).any() or (pixels > 1 + slack).any()):
+        raise ValueError(
+            f"image values map to pixels in [{float(pixels.min()):.3f}, {float(pixels.max()):.3f}]"
+            f" with normalization (mean, std) = ({mean}, {std}), outside [0, 1]. Pass the "
+            "normalisation the images were made with, e.g. "
+            "normalization=failure_modes.data.normalization(dataset)."
+        )
+    return pixels.clamp(0, 1), mean, std
+
+
+def _margin(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    # Largest other logit minus the target logit: negative once the target wins.
+    target_logit = logits.gather(1, targets[:, None]).squeeze(1)
+    others = logits.scatter(1, targets[:, None], float("-inf"))
+    return others.max(dim=1).values - target_logit
+
+
+def _penalty(delta: torch.Tensor, distance: str) -> torch.Tensor:
+    flat = delta.flatten(1)
+    return flat.abs().sum(dim=1) if distance == "l1" else flat.pow(2).sum(dim=1)
+
+
+def _total_variation(delta: torch.Tensor) -> torch.Tensor:
+    # Sum of absolute differences between neighbouring pixels of the change: low for smooth,
+    # blob-like changes, high for salt-and-pepper noise.
+    down = (delta[..., 1:, :] - delta[..., :-1, :]).abs().flatten(1).sum(dim=1)
+    right = (delta[..., :, 1:] - delta[..., :, :-1]).abs().flatten(1).sum(dim=1)
+    return down + right
+
+
+def counterfactual(
+    model: nn.Module,
+    image: torch.Tensor,
+    target: int | torch.Tensor,
+    *,
+    distance: str = "l1",
+    weight: float = 0.2,
+    steps: int = 200,
+    lr: float = 0.02,
+    margin: float = 2.0,
+    patience: int = 20,
+    smoothness: float = 0.0,
+    normalization: tuple[float, float] | None = None,
+) -> CounterfactualResult:
+    """The smallest change, found by penalised optimisation, that makes ``model`` say ``target``.
+
+    Parameters
+    ----------
+    model : nn.Module
+        A classifier returning logits; used in eval mode and never changed.
+    image : Tensor
+        ``[C, H, W]`` one image or ``[N, C, H, W]`` a batch, prepared as the model expects.
+    target : int or Tensor
+        The class each image should be given: one for all, or ``[N]``.
+    distance : {"l1", "l2"}, default "l1"
+        Size of the change that is penalised: L1 (sparse changes, exact zeros) or squared L2
+        (small changes spread out).
+    weight : float, default 0.2
+        Penalty per unit of distance (pixel units). Larger: smaller, sparser changes, and more
+        images that fail to reach the target; smaller: larger, noisier changes. With ``"l1"``
+        a pixel moves only while the gradient of the target's margin at it exceeds ``weight``.
+    steps : int, default 200
+        Most optimisation steps per image.
+    lr : float, default 0.02
+        Adam's step size, in pixel units.
+    margin : float, default 2.0
+        Logit margin by which the target should win (2.0: probability above about 0.88 against
+        the runner-up); an iterate counts as reaching the target only with this margin, and the
+        hinge stops pushing beyond it.
+    patience : int, default 20
+        Steps an image keeps shrinking its change after it first reaches the target (0: stop
+        at the first valid step).
+    normalization : (float, float), optional
+        ``(mean, std)`` with which the images were normalised (``pixel = x * std + mean``), e.g.
+        :func:`failure_modes.data.normalization` of the dataset; default: inputs are pixels in
+        [0, 1]. Defines the valid range and the units of the change.
+
+    Returns
+    -------
+    CounterfactualResult
+        Changed images, changes, predictions, success flags, steps, loss history, time.
+
+    Raises
+    ------
+    ValueError
+        For an image of the wrong shape, a target out of range or of the wrong length, an
+        unknown distance, a non-positive step count or learning rate, or image values outside
+        the valid pixel range for ``normalization``.
+
+    Examples
+    --------
+    >>> result = counterfactual(model, x[:8], y[:8], normalization=(0.286, 0.353))  # doctest: +SKIP
+    >>> result.success.float().mean(), result.l1.median()  # doctest: +SKIP
+    """
+    started = time.perf_counter()
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}.")
+    check_choice(distance, DISTANCES, "distance")
+    weight = _check_number(weight, "weight", positive=False)
+    lr = _check_number(lr, "lr", positive=True)
+    margin = _check_number(margin, "margin", positive=False)
+    smoothness = _check_number(smoothness, "smoothness", positive=False)
+    steps = check_positive_int(steps, "steps")
+    if isinstance(patience, bool) or not isinstance(patience, (int, np.integer)) or patience < 0:
+        raise ValueError(f"patience must be a non-negative integer, got {patience!r}.")
+    images = _check_images(image)
+    check_same_device(model, images, "image")
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            logits = model(images)
+        targets = _check_targets(target, len(images), logits.shape[1], images.device)
+        pixels, mean, std = _pixel_space(images.detach(), normalization)
+        delta, history, taken = _optimise(
+            model, pixels, targets, logits.argmax(dim=1), mean, std,
+            distance=distance, weight=weight, steps=steps, lr=lr, margin=margin,
+            patience=int(patience), smoothness=smoothness,
+        )  # fmt: skip
+        # Added in input space, so an unchanged image comes back bit for bit.
+        changed_images = images + delta / std
+        with torch.no_grad():
+            prediction = model(changed_images).argmax(dim=1)
+    finally:
+        model.train(was_training)
+    return CounterfactualResult(
+        images=changed_images.detach(),
+        change=delta.detach(),
+        original_prediction=logits.argmax(dim=1),
+        prediction=prediction,
+        target=targets,
+        success=prediction == targets,
+        steps=taken,
+        loss_history=history,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _optimise(
+    model: nn.Module,
+    pixels: torch.Tensor,
+    targets: torch.Tensor,
+    predicted: torch.Tensor,
+    mean: float,
+    std: float,
+    *,
+    distance: str,
+    weight: float,
+    steps: int,
+    lr: float,
+    margin: float,
+    patience: int,
+    smoothness: float,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    n = len(pixels)
+    delta = torch.zeros_like(pixels)
+    best = torch.zeros_like(pixels)
+    best_size = torch.full((n,), float("inf"), device=pixels.device)
+    first_valid = torch.full((n,), -1, dtype=torch.long, device=pixels.device)
+    taken = torch.zeros(n, dtype=torch.long, device=pixels.device)
+    history = torch.full((steps, n), float("nan"))
+    # Adam's moments, kept by hand so that finished images simply drop out of the batch.
+    m1, m2 = torch.zeros_like(pixels), torch.zeros_like(pixels)
+    beta1, beta2, eps = 0.9, 0.999, 1e-8
+    active = torch.nonzero(predicted != targets).flatten()
+    low, high = -pixels, 1 - pixels
+    for step in range(steps):
+        if len(active) == 0:
+            break
+        current = delta[active].requires_grad_(True)
+        logits = model((pixels[active] + current - mean) / std)
+        gap = _margin(logits, targets[active])
+        size = _penalty(current, distance)
+        hinge = (gap + margin).clamp_min(0)
+        rough = _total_variation(current) if smoothness else torch.zeros_like(size)
+        # The L1 term is handled by the proximal step below, not by its gradient.
+        objective = hinge + smoothness * rough + (weight * size if distance == "l2" else 0)
+        (gradient,) = torch.autograd.grad(objective.sum(), current)
+        history[step, active.cpu()] = (hinge + weight * size + smoothness * rough).detach().cpu()
+        taken[active] += 1
+        with torch.no_grad():
+            # Bookkeeping on the iterate just evaluated (before this step's update).
+            # Reached: the target wins, by ``margin`` when one is asked for.
+            valid = (gap < 0) & (gap <= -margin)
+            improved = valid & (size < best_size[active])
+            best_size[active[improved]] = size[improved]
+            best[active[improved]] = current[improved]
+            newly = valid & (first_valid[active] < 0)
+            first_valid[active[newly]] = step
+            t = step + 1
+            m1[active] = beta1 * m1[active] + (1 - beta1) * gradient
+            m2[active] = beta2 * m2[active] + (1 - beta2) * gradient.pow(2)
+            # Every active image has been updated at every step so far, so the global step
+            # count is also each image's own count for Adam's bias correction.
+            # Adam's per-pixel step size; the L1 proximal step below uses the same one, so a
+            # pixel moves only while its (averaged) gradient is larger than ``weight``.
+            step_size = (lr / (1 - beta1**t)) / ((m2[active] / (1 - beta2**t)).sqrt() + eps)
+            update = current - step_size * m1[active]
+            if distance == "l1":
+                # Proximal step of weight * |delta|_1: shrink towards zero, exact zeros below.
+                update = update.sign() * (update.abs() - step_size * weight).clamp_min(0)
+            delta[active] = torch.maximum(torch.minimum(update, high[active]), low[active])
+            started = first_valid[active]
+            done = (started >= 0) & (step - started >= patience)
+            active = active[~done]
+    # Images that never became valid keep their last change.
+    never = torch.isinf(best_size)
+    best[never] = delta[never]
+    return best, history[: int(taken.max()) if n else 0], taken
+
+
+def nearest_distance(
+    queries: torch.Tensor,
+    references: torch.Tensor,
+    *,
+    distance: str = "l1",
+    batch_size: int = 256,
+) -> torch.Tensor:
+    """Distance from each query image to its nearest reference image, in pixel units.
+
+    Parameters
+    ----------
+    queries : Tensor
+        ``[N, C, H, W]`` images in pixel units ([0, 1]).
+    references : Tensor
+        ``[M, C, H, W]`` images in pixel units, e.g. the training images of the target class.
+    distance : {"l1", "l2"}, default "l1"
+        The norm of the difference.
+    batch_size : int, default 256
+        Queries per distance matrix (bounds memory at ``batch_size * M`` floats).
+
+    Returns
+    -------
+    Tensor
+        ``[N]`` distance to the nearest reference.
+    """
+    check_choice(distance, DISTANCES, "distance")
+    check_positive_int(batch_size, "batch_size")
+    queries, references = as_tensor(queries, "queries"), as_tensor(references, "references")
+    if queries.shape[1:] != references.shape[1:] or queries.ndim != 4 or len(references) == 0:
+        raise ValueError(
+            f"queries [N, C, H, W] and references [M, C, H, W] must share C, H, W (and M > 0), "
+            f"got {tuple(queries.shape)} and {tuple(references.shape)}."
+        )
+    p = 1.0 if distance == "l1" else 2.0
+    flat_refs = references.flatten(1).float()
+    chunks = [
+        torch.cdist(batch.flatten(1).float(), flat_refs, p=p).min(dim=1).values
+        for batch in queries.split(batch_size)
+    ]
+    return torch.cat(chunks)
+
+
+def outline_mask(pixels: torch.Tensor, *, threshold: float = 0.05) -> torch.Tensor:
+    """The band along each object's outline: object pixels next to background and vice versa.
+
+    Parameters
+    ----------
+    pixels : Tensor
+        ``[N, 1, H, W]`` images in pixel units ([0, 1]) on a dark background.
+    threshold : float, default 0.05
+        Pixels brighter than this belong to the object.
+
+    Returns
+    -------
+    Tensor
+        Boolean ``[N, H, W]``: pixels within one step (8-neighbourhood) of the border between
+        object and background, on either side.
+    """
+    pixels = as_tensor(pixels, "pixels")
+    if pixels.ndim != 4 or pixels.shape[1] != 1:
+        raise ValueError(f"pixels must have shape [N, 1, H, W], got {tuple(pixels.shape)}.")
+    inside = (pixels > threshold).float()
+    near_inside = nn.functional.max_pool2d(inside, 3, stride=1, padding=1) > 0
+    near_outside = nn.functional.max_pool2d(1 - inside, 3, stride=1, padding=1) > 0
+    return (near_inside & near_outside)[:, 0]
+
+
+def nearest_in_class(
+    queries: torch.Tensor,
+    labels: torch.Tensor,
+    references: torch.Tensor,
+    reference_labels: torch.Tensor,
+    *,
+    distance: str = "l1",
+) -> torch.Tensor:
+    """Distance from each query to the nearest reference image *of the query's label*.
+
+    Parameters
+    ----------
+    queries : Tensor
+        ``[N, C, H, W]`` images in pixel units.
+    labels : Tensor
+        ``[N]`` the class to search in for each query (e.g. the counterfactual's target).
+    references : Tensor
+        ``[M, C, H, W]`` images in pixel units, e.g. the training set.
+    reference_labels : Tensor
+        ``[M]`` their labels.
+    distance : {"l1", "l2"}, default "l1"
+
+    Returns
+    -------
+    Tensor
+        ``[N]`` distances (pixel units).
+
+    Raises
+    ------
+    ValueError
+        If a query's label has no reference image.
+    """
+    labels = torch.as_tensor(labels).long()
+    reference_labels = torch.as_tensor(reference_labels).long()
+    if labels.shape != (len(queries),) or reference_labels.shape != (len(references),):
+        raise ValueError(
+            f"labels must have shape [{len(queries)}] and reference_labels [{len(references)}], "
+            f"got {tuple(labels.shape)} and {tuple(reference_labels.shape)}."
+        )
+    result = torch.empty(len(queries))
+    for label in labels.unique().tolist():
+        pool = references[reference_labels == label]
+        if len(pool) == 0:
+            raise ValueError(f"no reference image has label {label}.")
+        chosen = labels == label
+        result[chosen] = nearest_distance(queries[chosen], pool, distance=distance).cpu()
+    return result
