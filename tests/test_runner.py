@@ -9,7 +9,7 @@ import nbformat
 import pytest
 from papermill import PapermillExecutionError
 
-from failure_modes.course import build, runner
+from failure_modes.course import build, cli, runner
 from failure_modes.course.record import read_records
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -106,3 +106,10 @@ def test_parameters_reach_the_notebook_and_records_come_back(tmp_path: Path):
     executed = runner.execute(path, parameters={"SEED": 3}, timeout=60)
     assert read_records(executed)["seed_squared"] == 9
     assert nbformat.read(path, as_version=4).cells[1].outputs == []  # the source is untouched
+
+
+@pytest.mark.parametrize(
+    ("text", "value"), [("1", 1), ("0.5", 0.5), ("[1, 2]", [1, 2]), ("cuda", "cuda"), ("'a'", "a")]
+)
+def test_command_line_parameters_read_as_python_values(text, value):
+    assert cli.parameter_value(text) == value

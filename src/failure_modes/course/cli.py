@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import sys
 import time
@@ -35,21 +36,30 @@ def _build(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run(args: argparse.Namespace) -> int:
+def parameter_value(text: str) -> object:
+    """A ``-p NAME VALUE`` value as Python reads it (``1``, ``0.5``, ``[1, 2]``), else the text."""
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
 
+
+def _run(args: argparse.Namespace) -> int:
+    parameters = {name: parameter_value(value) for name, value in args.parameter or []}
     started = time.perf_counter()
     for name, record in data.prepare().items():
         print(f"{name}: source {record.get('source')}, sizes {record.get('sizes')}")
     notebooks = [Path(p) for p in args.notebooks] or [find_root() / "solution.ipynb"]
     for notebook in notebooks:
-        executed = runner.run_notebook(notebook.resolve(), timeout=args.timeout)
+        executed = runner.run_notebook(
+            notebook.resolve(), timeout=args.timeout, parameters=parameters
+        )
         print(f"executed {notebook} -> {executed}")
     print(f"total wall time {time.perf_counter() - started:.1f} s")
     return 0
 
 
 def _train_reference(args: argparse.Namespace) -> int:
-
     path = reference.train_reference(seed=args.seed)
     print(f"reference checkpoint written to {path}")
     return 0
@@ -71,6 +81,14 @@ def main(argv: list[str] | None = None) -> int:
     run = commands.add_parser("run", help="execute notebooks headless into reports/")
     run.add_argument("notebooks", nargs="*", help="notebooks to run (default: solution.ipynb)")
     run.add_argument("--timeout", type=int, default=1800, help="seconds allowed per cell")
+    run.add_argument(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        metavar=("NAME", "VALUE"),
+        help="a value for the notebook's parameters cell, e.g. -p SEED 1 (repeatable)",
+    )
     run.set_defaults(func=_run)
 
     reference = commands.add_parser(
