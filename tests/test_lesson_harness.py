@@ -6,27 +6,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import lesson_harness
-import nbformat
 import pytest
+from notebook_factory import RECORD_IMPORT, write_notebook
 
 pytestmark = pytest.mark.notebook
 
 
 @pytest.fixture(scope="module")
 def notebook(tmp_path_factory) -> Path:
-    nb = nbformat.v4.new_notebook()
-    parameters = nbformat.v4.new_code_cell("SEED = 0\nSIZE = 10")
-    parameters.metadata["tags"] = ["parameters"]
-    nb.cells = [
-        parameters,
-        nbformat.v4.new_code_cell(
-            "from failure_modes.course.record import record\n"
-            "record('seed', SEED)\nrecord('size', SIZE)"
-        ),
-    ]
-    path = tmp_path_factory.mktemp("lesson") / "solution.ipynb"
-    nbformat.write(nb, path)
-    return path
+    return write_notebook(
+        tmp_path_factory.mktemp("lesson") / "solution.ipynb",
+        "SEED = 0\nSIZE = 10",
+        RECORD_IMPORT + "record('seed', SEED)\nrecord('size', SIZE)",
+    )
 
 
 def test_each_seed_runs_once_with_its_parameters(notebook):

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from notebook_factory import RECORD_IMPORT, write_notebook
 from papermill import PapermillExecutionError
 
 from failure_modes.course import build, cli, runner
@@ -92,17 +93,9 @@ def test_pick_kernel_prefers_the_project_kernel(monkeypatch, registered, expecte
 
 @pytest.mark.notebook
 def test_parameters_reach_the_notebook_and_records_come_back(tmp_path: Path):
-    nb = nbformat.v4.new_notebook()
-    parameters = nbformat.v4.new_code_cell("SEED = 0")
-    parameters.metadata["tags"] = ["parameters"]
-    nb.cells = [
-        parameters,
-        nbformat.v4.new_code_cell(
-            "from failure_modes.course.record import record\nrecord('seed_squared', SEED**2)"
-        ),
-    ]
-    path = tmp_path / "seeded.ipynb"
-    nbformat.write(nb, path)
+    path = write_notebook(
+        tmp_path / "seeded.ipynb", "SEED = 0", RECORD_IMPORT + "record('seed_squared', SEED**2)"
+    )
     executed = runner.execute(path, parameters={"SEED": 3}, timeout=60)
     assert read_records(executed)["seed_squared"] == 9
     assert nbformat.read(path, as_version=4).cells[1].outputs == []  # the source is untouched
