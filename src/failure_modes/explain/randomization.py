@@ -14,6 +14,7 @@ from scipy.stats import rankdata
 from torch import nn
 
 from failure_modes.explain.scores import relevance
+from failure_modes.utils.seeding import seeded
 from failure_modes.utils.validation import check_positive_int, check_same_shape
 
 __all__ = ["parameter_layers", "randomize_layers", "rank_correlation", "structural_similarity"]
@@ -65,9 +66,7 @@ def randomize_layers(model: nn.Module, n_layers: int, seed: int = 0) -> nn.Modul
         )
     randomized = copy.deepcopy(model)
     modules = dict(randomized.named_modules())
-    cuda = sorted({p.device.index or 0 for p in randomized.parameters() if p.is_cuda})
-    with torch.random.fork_rng(devices=cuda):
-        torch.manual_seed(seed)
+    with seeded(seed):
         for name in layers[:n_layers]:
             if not hasattr(modules[name], "reset_parameters"):
                 raise TypeError(
