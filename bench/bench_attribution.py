@@ -26,13 +26,14 @@ import time
 import warnings
 
 import common
+import pandas as pd
 import torch
 
 from failure_modes.data import load_mnist, to_tensors
+from failure_modes.data.tensors import black_baseline
 from failure_modes.explain.attribution import METHODS, ROWS_PER_PASS, attribute, default_batch_size
 from failure_modes.models.training import pick_device
-from failure_modes.tracks.shortcuts import black_baseline, train_dense
-from failure_modes.utils.table import Table
+from failure_modes.tracks.shortcuts import train_dense
 
 
 def _options(method: str, baseline: float, *, batched: bool) -> dict:
@@ -124,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         load_average_after=common.load_average(),
     )
     print()
-    print(Table(result["rows"]).to_text(precision=1))
+    print(pd.DataFrame(result["rows"]).round(1).to_string(index=False))
     print(
         f"\n{result['images_batched']} images batched, {result['images_one_at_a_time']} one at a "
         f"time, on {device} ({before['threads']} threads); load average before "

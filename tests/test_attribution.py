@@ -14,6 +14,7 @@ from failure_modes.explain.attribution import (
     artifact_mass,
     attribute,
     default_batch_size,
+    mask_share,
 )
 from failure_modes.models import DenseModel, SmallCNN
 
@@ -116,6 +117,7 @@ def test_unknown_method_lists_the_known_ones(models, inputs):
         (lambda m, x: attribute(m, x.to(torch.uint8), 0), ValueError, "float"),
         (lambda m, x: attribute(m, x[0, 0, 0], 0), ValueError, "inputs"),
         (lambda m, x: attribute(m, x, torch.tensor([0, 1])), ValueError, "target"),
+        (lambda m, x: attribute(m, x, 3.0), TypeError, "target must hold integer"),
         (lambda m, x: attribute(m, x, 0, batch_size=0), ValueError, "batch_size"),
         (lambda m, x: attribute(m, x.tolist(), 0), TypeError, "inputs"),
     ],
@@ -242,3 +244,20 @@ def test_all_zero_map_has_no_mass_and_tiny_maps_keep_their_share():
 def test_artifact_mass_rejects_bad_input(maps, mask, error, words):
     with pytest.raises(error, match=words):
         artifact_mass(maps, mask)
+
+
+def test_mask_share_is_artifact_mass_with_nan_where_the_share_is_undefined():
+    maps = torch.rand(3, 1, 4, 4, generator=torch.Generator().manual_seed(0))
+    maps[2] = 0.0
+    mask = torch.zeros(3, 4, 4, dtype=torch.bool)
+    mask[:2, 1:3, 1:3] = True
+    share = mask_share(maps, mask)
+    torch.testing.assert_close(share[:2], artifact_mass(maps, mask)[:2])
+    assert bool(torch.isnan(share[2]))  # an all-zero map places no mass
+    assert artifact_mass(maps, mask)[2].item() == 0.0
+    mask[1] = False  # an empty mask for one image: undefined too, 0 for artifact_mass
+    assert bool(torch.isnan(mask_share(maps, mask)[1]))
+    assert artifact_mass(maps, mask)[1].item() == 0.0
+    assert mask_share(maps, mask, undefined=-1.0)[1].item() == -1.0
+    nothing = torch.zeros(4, 4, dtype=torch.bool)  # mask_share takes it, artifact_mass refuses
+    assert bool(torch.isnan(mask_share(maps, nothing)).all())

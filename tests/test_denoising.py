@@ -50,7 +50,7 @@ def test_psnr_of_identical_images_is_infinite_per_image():
 
 
 def test_psnr_rejects_different_shapes():
-    with pytest.raises(ValueError, match="prediction and target"):
+    with pytest.raises(ValueError, match="images and clean"):
         psnr(torch.zeros(2, 1, 4, 4), torch.zeros(2, 1, 4, 5))
 
 

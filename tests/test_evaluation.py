@@ -112,6 +112,8 @@ def test_confusion_rejects_bad_labels():
         confusion(np.array([0, 1]), np.array([0, 1, 2]), num_classes=3)
     with pytest.raises(ValueError, match="1-D"):
         accuracy(np.zeros((2, 2)), np.zeros((2, 2)))
+    with pytest.raises(TypeError, match="targets must hold integer"):
+        accuracy(np.array([0, 1]), np.array([0.0, 1.5]))
 
 
 @st.composite

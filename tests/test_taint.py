@@ -327,8 +327,10 @@ def test_labels_not_in_dataset_are_rejected_listing_present_ones(make_dataset):
 
 def test_taint_rejects_other_mistakes(tiny_dataset):
     images, labels = tiny_dataset.data, tiny_dataset.targets
-    with pytest.raises(ValueError, match="labels"):
+    with pytest.raises(ValueError, match="targets"):
         taint_images(images, labels[:-1], {1: Pixel()})
+    with pytest.raises(TypeError, match="integer class labels"):
+        taint_images(images, labels.float(), {1: Pixel()})
     with pytest.raises(TypeError, match=r"corruptions\[1\]"):
         taint_images(images, labels, {1: "pixel"})
     for fraction in (0, 1.5):

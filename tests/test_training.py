@@ -20,6 +20,7 @@ from failure_modes.models.training import (
     train_classifier,
     train_denoiser,
 )
+from failure_modes.utils.seeding import seeded
 
 
 def _separable(n: int = 48, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -62,6 +63,23 @@ def test_seed_everything_seeds_every_generator():
     assert random.random() != first[0] and torch.rand(1).item() != first[2]
     with pytest.raises(TypeError, match="seed"):
         seed_everything(1.5)
+
+
+def test_seeded_builds_the_same_weights_and_leaves_the_callers_stream_alone():
+    def build():
+        with seeded(3):
+            return _dense().state_dict()
+
+    torch.manual_seed(11)
+    first = build()
+    after = torch.rand(1).item()
+    torch.manual_seed(11)
+    again = build()
+    assert torch.rand(1).item() == after  # the caller's stream went on as if nothing happened
+    for name, tensor in first.items():
+        assert torch.equal(tensor, again[name])
+    with pytest.raises(TypeError, match="seed"), seeded(1.5):
+        pass
 
 
 def test_same_seed_gives_identical_initial_weights():

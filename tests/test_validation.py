@@ -70,6 +70,13 @@ def test_check_mask_rejects_bad_masks(mask, error, words):
     assert info.match(words)
 
 
+def test_check_mask_accepts_an_empty_mask_only_when_asked():
+    empty = torch.zeros(2, 4, 5, dtype=torch.bool)
+    assert v.check_mask(empty, (4, 5), allow_empty=True) is empty
+    with pytest.raises(ValueError, match="covers no pixel"):
+        v.check_mask(empty, (4, 5))
+
+
 def test_check_same_shape_names_both_arguments():
     v.check_same_shape(torch.zeros(2, 3), torch.ones(2, 3), "a", "b")
     with pytest.raises(ValueError, match=r"attributions and inputs .*\(2, 3\) and \(3, 2\)"):

@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from failure_modes.explain.attribution import METHODS, attribute
+from failure_modes.explain.scores import mask_share, relevance
 from failure_modes.models.evaluation import predict_proba
 from failure_modes.utils.validation import as_tensor, check_choice, check_positive_int
 
@@ -388,8 +389,9 @@ def mass_in_mask(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Share of absolute attribution inside a per-image mask, and the share chance would give.
 
-    Unlike :func:`failure_modes.explain.attribution.artifact_mass`, masks may be empty for some images
-    (their share is NaN), as a counterfactual that needed no change has none.
+    Unlike :func:`failure_modes.explain.attribution.artifact_mass`, masks may be empty for some
+    images (their share is NaN), as a counterfactual that needed no change has none; the share
+    is :func:`failure_modes.explain.scores.mask_share`'s.
 
     Parameters
     ----------
@@ -405,19 +407,12 @@ def mass_in_mask(
     chance : Tensor
         ``[N]`` share of the image the mask covers: what an evenly spread map would give.
     """
-    attributions = as_tensor(attributions, "attributions")
-    relevance = attributions.abs().sum(dim=1) if attributions.ndim == 4 else attributions.abs()
+    shape = tuple(relevance(attributions).shape)
     mask = as_tensor(mask, "mask")
-    if mask.dtype != torch.bool or tuple(mask.shape) != tuple(relevance.shape):
+    if mask.dtype != torch.bool or tuple(mask.shape) != shape:
         raise ValueError(
-            f"mask must be boolean with shape {tuple(relevance.shape)} (one per map), got "
+            f"mask must be boolean with shape {shape} (one per map), got "
             f"dtype {mask.dtype} and shape {tuple(mask.shape)}."
         )
-    mask = mask.to(relevance.device)
-    inside = (relevance * mask).flatten(1).sum(dim=1)
-    total = relevance.flatten(1).sum(dim=1)
-    chance = mask.flatten(1).float().mean(dim=1)
-    share = torch.where(
-        (total > 0) & (chance > 0), inside / total.clamp_min(1e-30), torch.tensor(float("nan"))
-    )
-    return share, chance
+    share = mask_share(attributions, mask, undefined=float("nan"))
+    return share, mask.to(share.device).flatten(1).float().mean(dim=1)

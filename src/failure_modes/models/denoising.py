@@ -40,15 +40,15 @@ def add_noise(
     return (images + std * noise.to(images.device)).clamp(0.0, 1.0)
 
 
-def psnr(
-    prediction: torch.Tensor, target: torch.Tensor, *, data_range: float = 1.0
-) -> torch.Tensor:
+def psnr(images: torch.Tensor, clean: torch.Tensor, *, data_range: float = 1.0) -> torch.Tensor:
     """Peak signal-to-noise ratio in dB of each image: ``10 log10(range^2 / MSE)``.
 
     Parameters
     ----------
-    prediction, target : Tensor
-        Batches of the same shape ``[N, ...]``.
+    images : Tensor
+        ``[N, ...]`` images to score (noisy or denoised), float.
+    clean : Tensor
+        The clean originals, of the same shape.
     data_range : float, default 1.0
         Difference between the largest and smallest possible pixel value.
 
@@ -57,9 +57,9 @@ def psnr(
     Tensor
         ``[N]`` PSNR per image (``inf`` where the images are identical).
     """
-    prediction, target = as_tensor(prediction, "prediction"), as_tensor(target, "target")
-    check_same_shape(prediction, target, "prediction", "target")
-    mse = (prediction.float() - target.float()).pow(2).flatten(1).mean(dim=1)
+    images, clean = as_tensor(images, "images"), as_tensor(clean, "clean")
+    check_same_shape(images, clean, "images", "clean")
+    mse = (images.float() - clean.float()).pow(2).flatten(1).mean(dim=1)
     return 10 * torch.log10(data_range**2 / mse)
 
 

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from failure_modes.models.training import classification_tensors, device_of, model_on
-from failure_modes.utils.validation import check_positive_int
+from failure_modes.utils.validation import check_positive_int, check_targets
 
 __all__ = ["predict", "predict_proba", "accuracy", "per_class_accuracy", "confusion"]
 
@@ -25,7 +25,7 @@ def predict_proba(
     Returns
     -------
     proba : ndarray of shape (N, num_classes)
-    true : ndarray of shape (N,)
+    targets : ndarray of shape (N,)
     """
     check_positive_int(batch_size, "batch_size")
     inputs, targets = classification_tensors(dataset)
@@ -57,44 +57,51 @@ def predict(
 
     Returns
     -------
-    pred, true : ndarray of shape (N,)
+    predictions, targets : ndarray of shape (N,)
     """
-    proba, true = predict_proba(model, dataset, batch_size=batch_size, device=device)
-    return proba.argmax(axis=1), true
+    proba, targets = predict_proba(model, dataset, batch_size=batch_size, device=device)
+    return proba.argmax(axis=1), targets
 
 
-def _check_labels(pred: np.ndarray, true: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    pred, true = np.asarray(pred), np.asarray(true)
-    if pred.shape != true.shape or pred.ndim != 1:
+def _check_labels(predictions: object, targets: object) -> tuple[np.ndarray, np.ndarray]:
+    predictions, targets = np.asarray(predictions), np.asarray(targets)
+    if predictions.shape != targets.shape or predictions.ndim != 1:
         raise ValueError(
-            f"pred and true must be 1-D arrays of equal length, got shapes {pred.shape} and "
-            f"{true.shape}."
+            "predictions and targets must be 1-D arrays of equal length, got shapes "
+            f"{predictions.shape} and {targets.shape}."
         )
-    return pred.astype(np.int64), true.astype(np.int64)
+    n = len(predictions)
+    return (
+        check_targets(predictions, n, "predictions").numpy(),
+        check_targets(targets, n, "targets").numpy(),
+    )
 
 
-def accuracy(pred: np.ndarray, true: np.ndarray) -> float:
+def accuracy(predictions: np.ndarray, targets: np.ndarray) -> float:
     """Share of predictions equal to the true label."""
-    pred, true = _check_labels(pred, true)
-    return float((pred == true).mean())
+    predictions, targets = _check_labels(predictions, targets)
+    return float((predictions == targets).mean())
 
 
-def confusion(pred: np.ndarray, true: np.ndarray, num_classes: int = 10) -> np.ndarray:
+def confusion(predictions: np.ndarray, targets: np.ndarray, num_classes: int = 10) -> np.ndarray:
     """Confusion matrix of counts: rows are true labels, columns predicted labels."""
-    pred, true = _check_labels(pred, true)
+    predictions, targets = _check_labels(predictions, targets)
     check_positive_int(num_classes, "num_classes")
-    if len(pred) and (
-        min(pred.min(), true.min()) < 0 or max(pred.max(), true.max()) >= num_classes
+    if len(predictions) and (
+        min(predictions.min(), targets.min()) < 0
+        or max(predictions.max(), targets.max()) >= num_classes
     ):
         raise ValueError(f"labels must lie in 0..{num_classes - 1}.")
-    return np.bincount(true * num_classes + pred, minlength=num_classes**2).reshape(
+    return np.bincount(targets * num_classes + predictions, minlength=num_classes**2).reshape(
         num_classes, num_classes
     )
 
 
-def per_class_accuracy(pred: np.ndarray, true: np.ndarray, num_classes: int = 10) -> np.ndarray:
+def per_class_accuracy(
+    predictions: np.ndarray, targets: np.ndarray, num_classes: int = 10
+) -> np.ndarray:
     """Recall of each class: the share of its images predicted correctly (NaN if absent)."""
-    matrix = confusion(pred, true, num_classes)
+    matrix = confusion(predictions, targets, num_classes)
     support = matrix.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(support > 0, np.diag(matrix) / support, np.nan)

@@ -34,7 +34,8 @@ from failure_modes.models.evaluation import accuracy, predict
 from failure_modes.models.nets import SmallCNN
 from failure_modes.models.training import train_classifier
 from failure_modes.utils.files import atomic_write, sha256_file, write_text_atomic
-from failure_modes.utils.validation import check_positive_int
+from failure_modes.utils.seeding import seeded
+from failure_modes.utils.validation import check_positive_int, check_targets
 
 __all__ = [
     "CHECKPOINT",
@@ -84,6 +85,7 @@ def split_indices(targets: torch.Tensor, every: int = VALIDATION_EVERY) -> dict[
     targets = torch.as_tensor(targets)
     if targets.ndim != 1:
         raise ValueError(f"targets must have shape [N], got {tuple(targets.shape)}.")
+    targets = check_targets(targets, len(targets))
     order = torch.argsort(targets * len(targets) + torch.arange(len(targets)))
     sorted_targets = targets[order]
     # Position of each image within its own class (0, 1, 2, ... in index order).
@@ -126,9 +128,8 @@ def metadata_path(path: str | os.PathLike) -> Path:
 
 
 def _accuracy(model: torch.nn.Module, dataset: object) -> float:
-
-    pred, true = predict(model, dataset, device=next(model.parameters()).device)
-    return accuracy(pred, true)
+    predictions, targets = predict(model, dataset, device=next(model.parameters()).device)
+    return accuracy(predictions, targets)
 
 
 def train_reference(
@@ -175,8 +176,7 @@ def train_reference(
 
     path = Path(path) if path is not None else CHECKPOINT
     splits = reference_splits(root)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with seeded(seed):
         model = SmallCNN()
     started = time.perf_counter()
     train_classifier(
@@ -265,8 +265,9 @@ def load_reference_model(
             f"{record_file.name} records {expected}. Rebuild it with: {REBUILD_COMMAND}"
         )
     state = torch.load(path, map_location="cpu", weights_only=True)
-    # Building the model draws initial weights; keep that from moving the caller's random state.
-    with torch.random.fork_rng(devices=[]):
+    # Building the model draws initial weights (then overwritten); keep that from moving the
+    # caller's random state.
+    with seeded(0):
         model = SmallCNN()
     model.load_state_dict(state)
     return model.eval()

@@ -37,12 +37,19 @@ def seed_everything(seed: int) -> torch.Generator:
 
 @contextlib.contextmanager
 def seeded(seed: int) -> Iterator[None]:
-    """Run the block with torch's CPU random state seeded to ``seed``, then restore it.
+    """Run the block with torch's random state seeded to ``seed``, then restore it.
 
     ``with seeded(0): model = DenseModel()`` builds the same weights every time and leaves the
-    caller's random stream where it was (:func:`torch.random.fork_rng`).
+    caller's random stream where it was (:func:`torch.random.fork_rng`). Where CUDA is in use,
+    its generators are seeded and restored too (a model on the GPU draws from them), so the
+    same block gives the same weights there as well.
     """
     seed = _check_seed(seed)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    # Only devices already initialised hold a state to restore; torch.manual_seed would seed
+    # every CUDA device, restored or not, so the generators are seeded one by one instead.
+    cuda = list(range(torch.cuda.device_count())) if torch.cuda.is_initialized() else []
+    with torch.random.fork_rng(devices=cuda):
+        torch.default_generator.manual_seed(seed)
+        for index in cuda:
+            torch.cuda.default_generators[index].manual_seed(seed)
         yield

@@ -76,8 +76,13 @@ def check_uint8_images(images: object, name: str = "images") -> torch.Tensor:
     return tensor
 
 
-def check_mask(mask: object, shape: tuple[int, int], name: str = "mask") -> torch.Tensor:
+def check_mask(
+    mask: object, shape: tuple[int, int], name: str = "mask", *, allow_empty: bool = False
+) -> torch.Tensor:
     """Check that ``mask`` is a boolean ``[H, W]`` (or ``[N, H, W]``) mask matching ``shape``.
+
+    ``allow_empty=True`` accepts a mask that selects no pixel, for callers that give such an
+    image a result of its own (NaN) rather than treat it as a mistake.
 
     Raises
     ------
@@ -94,7 +99,7 @@ def check_mask(mask: object, shape: tuple[int, int], name: str = "mask") -> torc
             f"{name} must have shape [H, W] or [N, H, W] with H, W = {tuple(shape)}, "
             f"got {_describe(mask)}."
         )
-    if not bool(tensor.any()):
+    if not allow_empty and not bool(tensor.any()):
         raise ValueError(f"{name} covers no pixel; an artifact mask must select at least one.")
     return tensor
 

@@ -1,0 +1,223 @@
+"""Images: grids of pictures, attribution overlays, denoising rows."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.colors import TwoSlopeNorm
+from matplotlib.figure import Figure
+
+from failure_modes.plotting._arrays import as_batch, as_image, grid, to_numpy
+from failure_modes.utils.validation import check_positive_int
+
+__all__ = [
+    "ATTRIBUTION_CMAP",
+    "plot_images",
+    "plot_attribution",
+    "plot_attributions",
+    "plot_denoising",
+]
+
+ATTRIBUTION_CMAP = "RdBu_r"
+"""Diverging colour map for signed attributions: red pushes towards the target, blue away."""
+
+
+def plot_images(
+    images: object,
+    *,
+    titles: Sequence[str] | None = None,
+    ncols: int = 8,
+    cmap: str = "gray",
+    vmin: float | None = None,
+    vmax: float | None = None,
+    size: float = 1.6,
+) -> Figure:
+    """Draw a grid of single-channel images.
+
+    Parameters
+    ----------
+    images : Tensor or ndarray
+        ``[N, H, W]``, ``[N, 1, H, W]`` or one ``[H, W]`` image (uint8 or float).
+    titles : sequence of str, optional
+        One title per image.
+    ncols : int, default 8
+        Images per row.
+    cmap : str, default "gray"
+        Colour map.
+    vmin, vmax : float, optional
+        Colour limits shared by all images; default 0..255 for uint8 input, else each image's
+        own range.
+    size : float, default 1.6
+        Inches per image.
+
+    Returns
+    -------
+    Figure
+    """
+    check_positive_int(ncols, "ncols")
+    is_uint8 = to_numpy(images, "images").dtype == np.uint8
+    batch = as_batch(images)
+    if titles is not None and len(titles) != len(batch):
+        raise ValueError(
+            f"titles must have {len(batch)} entries (one per image), got {len(titles)}."
+        )
+    if is_uint8 and vmin is None and vmax is None:
+        vmin, vmax = 0, 255
+    ncols = min(ncols, len(batch))
+    fig, axes = grid(-(-len(batch) // ncols), ncols, size)
+    for index, (ax, image) in enumerate(zip(axes.flat, batch, strict=False)):
+        ax.imshow(image, cmap=cmap, vmin=vmin, vmax=vmax)
+        if titles is not None:
+            ax.set_title(titles[index], fontsize=8)
+    return fig
+
+
+def plot_attribution(
+    image: object,
+    attribution: object,
+    *,
+    ax: Axes | None = None,
+    title: str | None = None,
+    alpha: float = 0.7,
+    limit: float | None = None,
+) -> Axes:
+    """Overlay a signed attribution map on its grey-scale image.
+
+    Parameters
+    ----------
+    image : Tensor or ndarray
+        ``[H, W]`` or ``[1, H, W]`` (normalised or raw; only its contrast is shown).
+    attribution : Tensor or ndarray
+        Map of the same shape as ``image``.
+    ax : Axes, optional
+        Where to draw; a new figure is made when omitted.
+    title : str, optional
+        Axes title.
+    alpha : float, default 0.7
+        Opacity of the attribution layer.
+    limit : float, optional
+        Colour limit ``+-limit``; default the map's largest absolute value, so white is zero.
+
+    Returns
+    -------
+    Axes
+    """
+    picture = as_image(image, "image")
+    relevance = as_image(attribution, "attribution")
+    if picture.shape != relevance.shape:
+        raise ValueError(
+            f"image and attribution must have the same shape, got {picture.shape} and "
+            f"{relevance.shape}."
+        )
+    if ax is None:
+        _, ax = plt.subplots(figsize=(2.4, 2.4), layout="constrained")
+    scale = float(np.abs(relevance).max()) if limit is None else float(limit)
+    scale = scale if scale > 0 else 1.0
+    ax.imshow(picture, cmap="gray")
+    ax.imshow(relevance, cmap=ATTRIBUTION_CMAP, norm=TwoSlopeNorm(0.0, -scale, scale), alpha=alpha)
+    ax.set_axis_off()
+    if title is not None:
+        ax.set_title(title, fontsize=8)
+    return ax
+
+
+def plot_attributions(
+    images: object,
+    attributions: Mapping[str, object],
+    *,
+    titles: Sequence[str] | None = None,
+    size: float = 1.8,
+) -> Figure:
+    """Draw images in the first row and one row of attribution overlays per named map set.
+
+    Parameters
+    ----------
+    images : Tensor or ndarray
+        ``[N, H, W]`` or ``[N, 1, H, W]``.
+    attributions : mapping of str to Tensor
+        Row label -> maps of the same shape as ``images``, e.g. ``{"clean model": maps_c,
+        "tainted model": maps_t}``. Each row shares one colour scale, so rows are comparable
+        image by image.
+    titles : sequence of str, optional
+        One column title per image.
+    size : float, default 1.8
+        Inches per panel.
+
+    Returns
+    -------
+    Figure
+    """
+    batch = as_batch(images)
+    rows = {name: as_batch(maps, f"attributions[{name!r}]") for name, maps in attributions.items()}
+    for name, maps in rows.items():
+        if maps.shape != batch.shape:
+            raise ValueError(
+                f"attributions[{name!r}] must have the shape of images {batch.shape}, got "
+                f"{maps.shape}."
+            )
+    if titles is not None and len(titles) != len(batch):
+        raise ValueError(
+            f"titles must have {len(batch)} entries (one per image), got {len(titles)}."
+        )
+    fig, axes = grid(len(rows) + 1, len(batch), size)
+    for column, image in enumerate(batch):
+        axes[0, column].imshow(image, cmap="gray")
+        if titles is not None:
+            axes[0, column].set_title(titles[column], fontsize=8)
+    for row, (name, maps) in enumerate(rows.items(), start=1):
+        limit = float(np.abs(maps).max()) or 1.0
+        for column, (image, relevance) in enumerate(zip(batch, maps, strict=True)):
+            plot_attribution(image, relevance, ax=axes[row, column], limit=limit)
+        axes[row, 0].set_axis_on()
+        axes[row, 0].set_xticks([])
+        axes[row, 0].set_yticks([])
+        axes[row, 0].set_ylabel(name, fontsize=8)
+    return fig
+
+
+def plot_denoising(
+    domains: Mapping[str, tuple[object, object, object]],
+    *,
+    n: int = 6,
+    size: float = 1.4,
+) -> Figure:
+    """Draw clean, noisy and denoised images, three rows per domain.
+
+    Parameters
+    ----------
+    domains : mapping of str to (clean, noisy, denoised)
+        e.g. ``{"MNIST": (clean, noisy, denoised), "FashionMNIST": (...)}``; each a batch
+        ``[N, 1, H, W]`` or ``[N, H, W]`` of images in [0, 1].
+    n : int, default 6
+        Images shown per domain (the first ``n``).
+    size : float, default 1.4
+        Inches per image.
+
+    Returns
+    -------
+    Figure
+    """
+    check_positive_int(n, "n")
+    if not domains:
+        raise ValueError("domains must name at least one (clean, noisy, denoised) triple.")
+    fig, axes = grid(3 * len(domains), n, size)
+    for block, (name, triple) in enumerate(domains.items()):
+        if len(triple) != 3:
+            raise ValueError(
+                f"domains[{name!r}] must be (clean, noisy, denoised), got {len(triple)} items."
+            )
+        for offset, (kind, images) in enumerate(
+            zip(("clean", "noisy", "denoised"), triple, strict=True)
+        ):
+            batch = as_batch(images, f"domains[{name!r}] {kind}")[:n]
+            row = 3 * block + offset
+            for column, image in enumerate(batch):
+                axes[row, column].imshow(image, cmap="gray", vmin=0, vmax=1)
+            axes[row, 0].set_axis_on()
+            axes[row, 0].set_xticks([])
+            axes[row, 0].set_yticks([])
+            axes[row, 0].set_ylabel(f"{name}\n{kind}", fontsize=8)
+    return fig
