@@ -465,11 +465,11 @@ _ = axes[1].legend(fontsize=7, ncols=2)
 # similarity score itself needs a sanity check, the same lesson one level up. Integrated
 # Gradients' mass on the square falls by more than half once every layer is random (the
 # artifact-mass table), and lands on the share of the square in the input's own difference
-# from black (printed below that table): what remains is
-# the `(input - baseline)` factor of IG's formula, the same effect as the false alarms of Part 4,
-# and says nothing about the model. Saliency, which has no input factor, falls to about the
-# chance level. So "chance" for an input-weighted method is the input's own share, not the
-# mask's area: compare with that before reading a mass as evidence.</div>
+# from black (printed below that table): what remains is the `(input - baseline)` factor of
+# IG's formula, the same effect as the false alarms of Part 4, and says nothing about the
+# model. Saliency, which has no input factor, falls to about the chance level. So "chance" for
+# an input-weighted method is the input's own share, not the mask's area: compare with that
+# before reading a mass as evidence.</div>
 
 # %% [markdown]
 # <div class="alert alert-block alert-success"><b>Checkpoint 2</b>: Some explanations reflect
@@ -559,7 +559,7 @@ record("sweep", sweep.to_dict("records"))
 behaviour = sweep.loc[
     sweep["method"] == "integrated_gradients",
     ["alpha", "drop", "exploited", "flip_added", "behaviour_flag"],
-]
+].reset_index(drop=True)
 display(behaviour)
 
 # %%
