@@ -33,7 +33,7 @@ from failure_modes.data import load_mnist, to_tensors
 from failure_modes.data.tensors import black_baseline
 from failure_modes.explain.attribution import METHODS, ROWS_PER_PASS, attribute, default_batch_size
 from failure_modes.models.training import pick_device
-from failure_modes.tracks.shortcuts import train_dense
+from failure_modes.tracks.clever_hans import train_dense
 
 
 def _options(method: str, baseline: float, *, batched: bool) -> dict:

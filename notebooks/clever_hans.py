@@ -39,24 +39,22 @@
 import warnings
 
 import matplotlib.pyplot as plt
+import pandas as pd
 import torch
+from IPython.display import display
 
+from failure_modes.course.record import record
 from failure_modes.data import load_mnist
 from failure_modes.data.taint import taint_dataset
+from failure_modes.data.tensors import black_baseline
 from failure_modes.explain.attribution import METHODS, artifact_mass
 from failure_modes.models import DenseModel
 from failure_modes.models.evaluation import accuracy, predict
-from failure_modes.models.training import seed_everything, train_classifier
+from failure_modes.models.training import train_classifier
 from failure_modes.plotting import plot_attributions, plot_images
-from failure_modes.tracks.shortcuts import (
-    ALPHAS,
-    EPOCHS,
-    N_EXPLAIN,
-    SWEEP_LABEL,
-    WEIGHT_DECAY,
+from failure_modes.tracks.clever_hans import (
     augment,
     behavioural_test,
-    black_baseline,
     compare_models,
     explain_inputs,
     explain_local,
@@ -64,13 +62,33 @@ from failure_modes.tracks.shortcuts import (
     shortcut_report,
     train_dense,
     visibility_sweep,
+    wide,
     zoo,
 )
-from failure_modes.utils.table import Table
+from failure_modes.utils.seeding import seed_everything, seeded
 
 # Captum reminds us on every call that it sets requires_grad and hooks ReLUs; we know.
 warnings.filterwarnings("ignore", module="captum")
-SEED = 0
+pd.set_option("display.precision", 3)
+
+# %% [markdown]
+# The settings of the whole experiment, in one place: change one and run the notebook again.
+
+# %% tags=["parameters"]
+SEED = 0  # fixes the taint, every model's initial weights and batches, the random layers
+EPOCHS = 5  # training epochs of every model (4,000 offline digits: seconds on a CPU)
+N_EXPLAIN = 64  # tainted test images per class explained with every attribution method
+N_RANDOMIZED = 32  # tainted 1s whose maps the sanity check of Part 5 compares
+WEIGHT_DECAY = 1e-3  # the L2 penalty of the regularised model in Part 6
+AUGMENT_COPIES = 2  # randomly lightened copies of the training set in the bonus of Part 6
+AUGMENT_EPOCHS = 3  # epochs over those copies
+SWEEP_LABEL = 5  # the class that carries the watermark in the visibility sweep of Part 7
+ALPHAS = [0.6, 0.3, 0.15, 0.08, 0.04]  # its opacities, from plain to nearly invisible
+
+# %%
+# Seeds the notebook's own random draws (GradientShap's and SmoothGrad's noise), so that a
+# second run of the notebook prints the same numbers; library helpers never reseed it.
+_ = seed_everything(SEED)
 
 # %% [markdown]
 # The data: the notebook says which MNIST it found. Offline it is a 5,000-digit sample of
@@ -116,18 +134,16 @@ figure = plot_images(
 # the largest change it makes to a pixel of the example above (0..255).
 
 # %%
-visibility = Table(
-    [
-        {
-            "label": label,
-            "artifact": names[i],
-            "mask_share": float(masks[i].float().mean()),
-            "largest_change": int((stamped[i].int() - examples[i].int()).abs().max()),
-        }
-        for i, label in enumerate(ZOO)
-    ]
+visibility = pd.DataFrame(
+    {
+        "label": list(ZOO),
+        "artifact": names,
+        "mask_share": masks.float().mean(dim=(1, 2)).tolist(),
+        "largest_change": (stamped.int() - examples.int()).abs().amax(dim=(1, 2)).tolist(),
+    }
 )
-print(visibility)
+record("visibility", visibility.to_dict("records"))
+display(visibility)
 
 # %% [markdown]
 # Now taint the training and the test set. `taint_dataset` returns new datasets (the clean ones
@@ -156,16 +172,17 @@ print(f"tainted training images: {int(tainted_train.tainted.sum())} of {len(tain
 #
 # A dense network (the `DenseModel` of the core exercise). These three lines are all
 # `train_dense(dataset, seed=...)` does; we use it for the other models below, so every model
-# starts from the same weights and sees its batches in the same order.
+# starts from the same weights and sees its batches in the same order. `seeded(SEED)` fixes
+# the initial weights and leaves the notebook's own random stream where it was.
 
 # %%
-seed_everything(SEED)
-model = DenseModel()
+with seeded(SEED):
+    model = DenseModel()
 losses = train_classifier(model, tainted_train, epochs=EPOCHS, seed=SEED)
 
 # %%
-clean_model = train_dense(train, seed=SEED)
-accuracies = Table(
+clean_model = train_dense(train, seed=SEED, epochs=EPOCHS)
+accuracies = pd.DataFrame(
     [
         {
             "model": name,
@@ -176,7 +193,8 @@ accuracies = Table(
         for name, net in [("tainted model", model), ("clean model", clean_model)]
     ]
 )
-print(accuracies)
+record("accuracy", accuracies.to_dict("records"))
+display(accuracies)
 
 # %% [markdown] tags=["task"]
 # <div class="alert alert-block alert-info"><b>Task 2.1</b>: Judged by the tainted test set
@@ -216,6 +234,7 @@ after, _ = predict(model, stamped_test)
 candidates = (true != 1) & (before != 1)
 flip_to_one = float((after[candidates] == 1).mean())
 print(f"share of other digits that switch to '1' once the square is added: {flip_to_one:.3f}")
+record("flip_to_one", flip_to_one)
 # The library's behavioural_test computes the same number (and a few more).
 print(behavioural_test(model, test, ZOO[1], 1))
 
@@ -238,11 +257,12 @@ BLACK = black_baseline(test)  # the model input of a black pixel, the reference 
 report = shortcut_report(
     model, test, tainted_test, ZOO, methods=list(METHODS), baselines=BLACK, n_explain=N_EXPLAIN
 )
-print(
-    report.select(
-        "label", "artifact", "acc_tainted", "acc_clean", "drop", "exploited",
-        "flip_removed", "flip_added", "behaviour_flag", "acc_disagree",
-    )
+record("shortcut_report", report.to_dict("records"))
+display(
+    report[
+        ["label", "artifact", "acc_tainted", "acc_clean", "drop", "exploited",
+         "flip_removed", "flip_added", "behaviour_flag", "acc_disagree"]
+    ]
 )  # fmt: skip
 
 # %% [markdown]
@@ -253,9 +273,9 @@ print(
 # disagrees with their digit.
 
 # %%
-train_accuracy = accuracy(*predict(model, tainted_train))
+train_accuracy = accuracies.set_index("model").loc["tainted model", "tainted train"]
 print("Decoy MNIST (published): train 99.7 %, disagreeing test 51.6 %, drop 48.1 points")
-for row in report.rows:
+for row in report.to_dict("records"):
     print(
         f"{row['artifact']:>9} on {row['label']}: train {100 * train_accuracy:.1f} %, "
         f"disagreeing test {100 * row['acc_disagree']:.1f} %, "
@@ -295,12 +315,12 @@ for row in report.rows:
 # Methods that need a reference input (Integrated Gradients, DeepLift, GradientShap, occlusion)
 # get a black image, not a zero tensor: after normalisation, zero is a dark grey.
 #
-# `explain_local` runs every method of `METHODS` on the first 64 tainted test images of each
-# label, for the tainted model and, on the very same images, for the clean model.
+# `explain_local` runs every method of `METHODS` on the first `N_EXPLAIN` tainted test images
+# of each label, for the tainted model and, on the very same images, for the clean model.
 
 # %%
 rates, comparisons, clean_comparisons = explain_local(
-    model, clean_model, tainted_test, ZOO, labels=(1, 3), baselines=BLACK
+    model, clean_model, tainted_test, ZOO, labels=(1, 3), baselines=BLACK, n_explain=N_EXPLAIN
 )
 for label in (1, 3):
     print(f"--- tainted model, tainted {label}s ---")
@@ -321,7 +341,8 @@ figure = plot_attributions(inputs, {name: comparisons[1].maps[name][:6] for name
 # Beside them, the mean artifact mass on both models.
 
 # %%
-print(rates)
+record("explanation_rates", rates.to_dict("records"))
+display(rates)
 
 # %% [markdown]
 # For the global artifacts a mask says little: the ramp touches nearly every pixel, so any map
@@ -330,21 +351,21 @@ print(rates)
 # which should flag nothing):
 
 # %%
-clean_report = shortcut_report(clean_model, test, tainted_test, ZOO, baselines=BLACK)
-print(
-    Table(
-        [
-            {
-                "label": row["label"],
-                "artifact": row["artifact"],
-                "share": row["share"],
-                "IG mass, tainted model": row["mass_integrated_gradients"],
-                "IG mass, clean model": clean_row["mass_integrated_gradients"],
-                "IG flag (local only)": row["ig_flag"],
-                "clean model flip_added": clean_row["flip_added"],
-            }
-            for row, clean_row in zip(report.rows, clean_report.rows, strict=True)
-        ]
+clean_report = shortcut_report(
+    clean_model, test, tainted_test, ZOO, baselines=BLACK, n_explain=N_EXPLAIN
+)
+record("clean_shortcut_report", clean_report.to_dict("records"))
+display(
+    pd.DataFrame(
+        {
+            "label": report["label"],
+            "artifact": report["artifact"],
+            "share": report["share"],
+            "IG mass, tainted model": report["mass_integrated_gradients"],
+            "IG mass, clean model": clean_report["mass_integrated_gradients"],
+            "IG flag (local only)": report["ig_flag"],
+            "clean model flip_added": clean_report["flip_added"],
+        }
     )
 )
 
@@ -357,11 +378,11 @@ print(
 # <div class="alert alert-block alert-info"><b>Task 4.1 (model answer)</b>: On the tainted
 # model every method flags (almost) every tainted image in the `detected` column above, and
 # Integrated Gradients' mean mass on the tainted model is more than three times the clean
-# model's (`mass` against `mass_clean`). But Integrated Gradients (and with it DeepLift,
-# GradientShap and input × gradient) also flags part of the images for the clean model, which
-# never learned either artifact, while saliency and Guided Backprop raise no false alarm. The
-# methods with false alarms multiply a gradient by the input's difference from a black
-# reference, or (occlusion) measure what deleting a bright patch does: a bright block earns
+# model's (`mass` against `mass_clean`). But Integrated Gradients (and with it DeepLift and
+# GradientShap) also flags part of the images for the clean model, which never learned either
+# artifact, while saliency and Guided Backprop raise no false alarm. The methods with false
+# alarms multiply a gradient by the input's difference from a black reference, or
+# (occlusion) measure what deleting a bright patch does: a bright block earns
 # relevance from *any* model that is sensitive there at all. A big artifact mass is evidence
 # only next to the mass a model without the shortcut gets. For the ramp, the mask covers almost
 # the whole image (`share` above), so both models score about 1 and for the watermark the clean
@@ -375,59 +396,80 @@ print(
 # replaced by random ones. The model-parameter randomisation test re-initialises the layers one
 # by one, starting from the output, and compares each method's maps with the trained model's:
 # rank correlation and SSIM (1 = the same picture), and the artifact mass on the square.
+#
+# The rank correlation comes twice: over all pixels, and over the digit's *ink* only (the
+# pixels where the input is not black). The difference between the two is part of the lesson.
 
 # %%
-inputs, _ = explain_inputs(tainted_test, 1, 32)
+inputs, _ = explain_inputs(tainted_test, 1, N_RANDOMIZED)
 randomization = randomization_check(
     model, inputs, 1, ZOO[1].mask(28, 28), baselines=BLACK, seed=SEED
 )
-print("rank correlation with the trained model's maps, by the last layer re-initialised:")
-print(randomization.pivot("method", "layer", "rank_correlation"))
+record("randomization", randomization.to_dict("records"))
+print("rank correlation with the trained model's maps over all pixels, by the last layer")
+print("re-initialised:")
+display(wide(randomization, "method", "layer", "rank_correlation"))
+print("the same over the ink (pixels where the input is not black):")
+display(wide(randomization, "method", "layer", "rank_correlation_ink"))
 print("SSIM:")
-print(randomization.pivot("method", "layer", "ssim"))
+display(wide(randomization, "method", "layer", "ssim"))
 
 # %%
 chance = float(ZOO[1].mask(28, 28).float().mean())
+record("square_chance", chance)
 print(f"artifact mass on the square (chance level {chance:.3f}):")
-print(randomization.pivot("method", "layer", "artifact_mass"))
+display(wide(randomization, "method", "layer", "artifact_mass"))
 # IG multiplies by (input - baseline): the share of that factor alone on the square is what IG
 # gives a model that prefers no pixel.
 input_share = artifact_mass((inputs - BLACK).abs(), ZOO[1].mask(28, 28)).mean().item()
+record("input_share", input_share)
 print(f"share of |input - black| on the square: {input_share:.3f}")
+black_share = record("black_share", float((inputs == BLACK).float().mean()))
+print(f"share of the pixels that are black (IG's map is exactly 0 there): {black_share:.2f}")
 
 # %%
-fig, ax = plt.subplots(figsize=(6, 3.5), layout="constrained")
-steps = sorted(set(randomization.column("randomized")))
-for name in METHODS:
-    ax.plot(steps, randomization.where(method=name).column("rank_correlation"), "o-", label=name)
-layers = randomization.where(method="saliency").column("layer")
-ax.set_xticks(steps, ["trained"] + [f"+ {layer}" for layer in layers[1:]])
-ax.set(
-    xlabel="layers re-initialised, from the output", ylabel="rank correlation", ylim=(-0.1, 1.05)
-)
-_ = ax.legend(fontsize=7, ncols=2)
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.5), sharey=True, layout="constrained")
+steps = sorted(randomization["randomized"].unique())
+layers = randomization.loc[randomization["method"] == "saliency", "layer"].tolist()
+for ax, column, title in [
+    (axes[0], "rank_correlation", "over all pixels"),
+    (axes[1], "rank_correlation_ink", "over the ink only"),
+]:
+    for name in METHODS:
+        ax.plot(steps, randomization.loc[randomization["method"] == name, column], "o-", label=name)
+    ax.set_xticks(steps, ["trained"] + [f"+ {layer}" for layer in layers[1:]])
+    ax.set(xlabel="layers re-initialised, from the output", title=title, ylim=(-0.1, 1.05))
+axes[0].set_ylabel("rank correlation")
+_ = axes[1].legend(fontsize=7, ncols=2)
 
 # %% [markdown] tags=["task"]
 # <div class="alert alert-block alert-info"><b>Task 5.1</b>: Which method's maps barely change
-# while the top layers are random? Which stays similar even when *every* layer is random? What
-# happens to the artifact mass of Integrated Gradients and of saliency?</div>
+# while the top layers are random? Which stay similar over all pixels even when *every* layer
+# is random, and what happens to them over the ink alone? What happens to the artifact mass of
+# Integrated Gradients and of saliency?</div>
 
 # %% [markdown] tags=["solution"]
 # <div class="alert alert-block alert-info"><b>Task 5.1 (model answer)</b>: Guided Backprop's
 # maps stay highly correlated with the trained model's after the head is re-initialised (its
-# row in the first table): the classifier on top hardly matters to it. This is a known finding
-# (Adebayo et al., 2018, "Sanity checks for saliency maps"): Guided Backprop zeroes every
-# negative gradient on the way back, so its maps mostly redraw the input as seen by the first
-# layer rather than the decision; only when that layer is random too does the picture change.
-# Occlusion keeps its correlation even with every layer random, for a different reason:
-# occluding black background with black changes nothing, so its maps are zero there for any
-# model and their ranking follows the digit's layout. Integrated Gradients' mass on the square
-# falls by more than half once every layer is random (third table), and lands on the share of
-# the square in the input's own difference from black (the last line printed): what remains is
-# the `(input - baseline)` factor of IG's formula, the same effect as the false alarms of Part 4,
-# and says nothing about the model. Saliency, which has no input factor, falls to about the
-# chance level. So "chance" for an input-weighted method is the input's own share, not the
-# mask's area: compare with that before reading a mass as evidence.</div>
+# row in the ink table), more than any other method's: the classifier on top hardly matters to
+# it. This is a known finding (Adebayo et al., 2018, "Sanity checks for saliency maps"): Guided
+# Backprop zeroes every negative gradient on the way back, so its maps mostly redraw the input
+# as seen by the first layer rather than the decision; only when that layer is random too does
+# the picture change. Over all pixels, Integrated Gradients, DeepLift and occlusion keep a
+# rank correlation near 1 at every step, even with every layer random, yet over the ink theirs
+# falls as soon as the head is random. Their maps are exactly zero on the black background
+# *for any model* (IG and DeepLift multiply by the input's difference from the black
+# reference; occluding black with black changes nothing), and most of the image is background
+# (the share printed above). Those shared zeros are tied ranks that agree whatever the weights,
+# so a correlation over all pixels mostly measures the digit's layout, not the model: the
+# similarity score itself needs a sanity check, the same lesson one level up. Integrated
+# Gradients' mass on the square falls by more than half once every layer is random (the
+# artifact-mass table), and lands on the share of the square in the input's own difference
+# from black (printed below that table): what remains is the `(input - baseline)` factor of
+# IG's formula, the same effect as the false alarms of Part 4, and says nothing about the
+# model. Saliency, which has no input factor, falls to about the chance level. So "chance" for
+# an input-weighted method is the input's own share, not the mask's area: compare with that
+# before reading a mass as evidence.</div>
 
 # %% [markdown]
 # <div class="alert alert-block alert-success"><b>Checkpoint 2</b>: Some explanations reflect
@@ -446,14 +488,16 @@ _ = ax.legend(fontsize=7, ncols=2)
 #   cannot tell an 8 from anything else.
 
 # %%
-decay_model = train_dense(tainted_train, seed=SEED, weight_decay=WEIGHT_DECAY)
-ramp_model = train_dense(tainted_train, seed=SEED, remove_ramp=True)
+decay_model = train_dense(tainted_train, seed=SEED, epochs=EPOCHS, weight_decay=WEIGHT_DECAY)
+ramp_model = train_dense(tainted_train, seed=SEED, epochs=EPOCHS, remove_ramp=True)
 print(ramp_model[0])
 
 # %%
 models = {"tainted": model, "weight decay": decay_model, "RemoveRamp": ramp_model}
+drops = compare_models(models, test, tainted_test, ZOO)
+record("cue_removal_drops", drops.to_dict("records"))
 print("accuracy drop on each class when its artifact is removed:")
-print(compare_models(models, test, tainted_test, ZOO))
+display(drops)
 
 # %% [markdown] tags=["task"]
 # <div class="alert alert-block alert-info"><b>Task 6.1</b>: Which model still relies on the
@@ -473,16 +517,19 @@ print(compare_models(models, test, tainted_test, ZOO))
 
 # %% [markdown]
 # <div class="alert alert-block alert-warning"><b>Bonus</b>: Instead of removing ramps, add
-# random ones. `augment(tainted_train, copies=2)` stacks two copies of the training set in which
-# every image gets a ramp from a random corner with a random strength (`random_lightness`).
-# Train on it for 3 epochs (6 passes over the images, about as many steps as before... and a
-# bit more) and compare the drop on the 8s. Why can random ramps weaken the shortcut but hardly
-# remove it?</div>
+# random ones. `augment(tainted_train, copies=AUGMENT_COPIES)` stacks copies of the training
+# set in which every image gets a ramp from a random corner with a random strength
+# (`random_lightness`). Train on it for `AUGMENT_EPOCHS` epochs (with the settings above, 2
+# copies for 3 epochs: 6 passes over the images, a bit more than before) and compare the drop
+# on the 8s. Why can random ramps weaken the shortcut but hardly remove it?</div>
 
 # %% tags=["solution"]
-augmented_model = train_dense(augment(tainted_train, copies=2, seed=SEED), seed=SEED, epochs=3)
+augmented = augment(tainted_train, copies=AUGMENT_COPIES, seed=SEED)
+augmented_model = train_dense(augmented, seed=SEED, epochs=AUGMENT_EPOCHS)
+augmented_drops = compare_models({"random ramps": augmented_model}, test, tainted_test, ZOO)
+record("random_ramps_drops", augmented_drops.to_dict("records"))
 print("accuracy drop on each class when its artifact is removed:")
-print(compare_models({"tainted": model, "random ramps": augmented_model}, test, tainted_test, ZOO))
+display(pd.concat([drops[drops["model"] == "tainted"], augmented_drops], ignore_index=True))
 
 # %% [markdown] tags=["solution"]
 # <div class="alert alert-block alert-warning"><b>Bonus (model answer)</b>: The drop on the
@@ -505,25 +552,28 @@ print(compare_models({"tainted": model, "random ramps": augmented_model}, test, 
 # %%
 print("opacities:", ALPHAS)
 sweep = visibility_sweep(
-    train, test, SWEEP_LABEL, ALPHAS, seed=SEED, methods=list(METHODS), clean_model=clean_model
-)
-behaviour = sweep.where(method="integrated_gradients").select(
-    "alpha", "drop", "exploited", "flip_added", "behaviour_flag"
-)
-print(behaviour)
+    train, test, SWEEP_LABEL, ALPHAS, seed=SEED, methods=list(METHODS), n_explain=N_EXPLAIN,
+    epochs=EPOCHS, clean_model=clean_model,
+)  # fmt: skip
+record("sweep", sweep.to_dict("records"))
+behaviour = sweep.loc[
+    sweep["method"] == "integrated_gradients",
+    ["alpha", "drop", "exploited", "flip_added", "behaviour_flag"],
+].reset_index(drop=True)
+display(behaviour)
 
 # %%
 print("detection rate (watermarked model):")
-print(sweep.pivot("alpha", "method", "detected"))
+display(wide(sweep, "alpha", "method", "detected"))
 print("false-alarm rate (clean model):")
-print(sweep.pivot("alpha", "method", "false_alarm"))
+display(wide(sweep, "alpha", "method", "false_alarm"))
 
 # %%
 fig, ax = plt.subplots(figsize=(6, 3.5), layout="constrained")
-ax.plot(ALPHAS, behaviour.column("drop"), "k-", lw=3, label="accuracy drop (exploitation)")
-ax.plot(ALPHAS, behaviour.column("flip_added"), "k--", lw=2, label="behavioural test")
+ax.plot(ALPHAS, behaviour["drop"], "k-", lw=3, label="accuracy drop (exploitation)")
+ax.plot(ALPHAS, behaviour["flip_added"], "k--", lw=2, label="behavioural test")
 for name in METHODS:
-    ax.plot(ALPHAS, sweep.where(method=name).column("detected"), "o-", ms=3, label=name)
+    ax.plot(ALPHAS, sweep.loc[sweep["method"] == name, "detected"], "o-", ms=3, label=name)
 ax.set(xscale="log", xlabel="watermark opacity (alpha)", ylabel="rate", ylim=(-0.05, 1.05))
 ax.set_xticks(ALPHAS, [str(alpha) for alpha in ALPHAS], minor=False)
 ax.minorticks_off()

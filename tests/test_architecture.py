@@ -29,7 +29,7 @@ README_NAMES = {
     "failure_modes.plotting": "failure_modes.plotting",
     "failure_modes.error_detection": "failure_modes.tracks.error_detection",
     "failure_modes.similarity": "failure_modes.tracks.similarity",
-    "failure_modes.shortcuts": "failure_modes.tracks.shortcuts",
+    "failure_modes.shortcuts": "failure_modes.tracks.clever_hans",
 }
 
 

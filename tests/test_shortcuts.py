@@ -7,6 +7,7 @@ an "honest" model that never looks there.
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 import torch
 from hypothesis import given, settings
@@ -14,8 +15,9 @@ from hypothesis import strategies as st
 from torch import nn
 
 from failure_modes.data.taint import Gradient, Pixel, Square, taint_dataset
+from failure_modes.explain.attribution import rank_correlation
 from failure_modes.models import DenseModel
-from failure_modes.tracks.shortcuts import (
+from failure_modes.tracks.clever_hans import (
     RemoveRamp,
     augment,
     behavioural_test,
@@ -25,10 +27,12 @@ from failure_modes.tracks.shortcuts import (
     flag_rates,
     random_lightness,
     randomization_check,
+    rank_correlation_within,
     shortcut_report,
     sweep_watermark,
     train_dense,
     visibility_sweep,
+    wide,
     with_images,
 )
 
@@ -132,8 +136,8 @@ def test_report_says_which_shortcut_was_taken(dataset):
         Cheater(label=1, fallback=2), dataset, tainted, corruptions,
         methods=("integrated_gradients", "saliency"), baselines=0.0, progress=False,
     )  # fmt: skip
-    assert report.column("label").tolist() == [1, 2]
-    square, pixel = report.rows
+    assert report["label"].tolist() == [1, 2]
+    square, pixel = report.to_dict("records")
     assert square["acc_tainted"] == 1.0 and square["acc_clean"] == 0.0
     assert square["exploited"] and square["behaviour_flag"] and square["flip_removed"] == 1.0
     assert square["local"] and square["share"] == pytest.approx(4 / 784)
@@ -152,7 +156,7 @@ def test_report_marks_global_artifacts_and_skips_attribution_without_methods(dat
     report = shortcut_report(
         Honest(dataset), dataset, tainted, corruptions, methods=(), progress=False
     )
-    row = report.rows[0]
+    row = report.iloc[0]
     assert not row["local"] and row["ig_flag"] is None
     assert not any(name.startswith("mass_") for name in report.columns)
 
@@ -188,11 +192,11 @@ def test_explain_local_and_flag_rates_tell_the_cheater_from_a_blind_model(datase
         Cheater(1), Blind(), tainted, corruptions, labels=(1,),
         methods=("saliency",), baselines=0.0, progress=False,
     )  # fmt: skip
-    row = rates.row(label=1, method="saliency")
+    (row,) = rates[(rates["label"] == 1) & (rates["method"] == "saliency")].to_dict("records")
     assert row["detected"] == 1.0 and row["mass"] == pytest.approx(1.0)
     assert row["false_alarm"] == 0.0 and row["mass_clean"] == 0.0
-    assert list(flag_rates(comparisons[1]).rows) == [{"method": "saliency", "flagged": 1.0}]
-    assert list(flag_rates(clean[1]).rows) == [{"method": "saliency", "flagged": 0.0}]
+    assert flag_rates(comparisons[1]).to_dict("records") == [{"method": "saliency", "flagged": 1.0}]
+    assert flag_rates(clean[1]).to_dict("records") == [{"method": "saliency", "flagged": 0.0}]
 
 
 def test_randomization_check_has_one_row_per_step_and_method():
@@ -205,11 +209,44 @@ def test_randomization_check_has_one_row_per_step_and_method():
         model, inputs, 2, mask, methods=("saliency", "guided_backprop"), progress=False
     )
     assert len(table) == 3 * 2  # trained, head, fc1
-    assert table.column("layer").tolist()[::2] == ["-", "head", "fc1"]
-    trained = table.where(randomized=0)
-    assert trained.column("rank_correlation").tolist() == pytest.approx([1.0, 1.0])
-    assert trained.column("ssim").tolist() == pytest.approx([1.0, 1.0])
+    assert table["layer"].tolist()[::2] == ["-", "head", "fc1"]
+    trained = table[table["randomized"] == 0]
+    for column in ("rank_correlation", "rank_correlation_ink", "ssim"):
+        assert trained[column].tolist() == pytest.approx([1.0, 1.0])
     assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
+
+
+def test_rank_correlation_within_ignores_the_zeros_both_maps_share():
+    first, second = torch.zeros(1, 28, 28), torch.zeros(1, 28, 28)
+    first[0, 0, :10] = torch.arange(1.0, 11.0)
+    second[0, 0, :10] = torch.arange(10.0, 0.0, -1.0)
+    ink = torch.zeros(28, 28, dtype=torch.bool)
+    ink[0, :10] = True
+    # Over all pixels the 774 shared zeros make two opposite rankings look alike.
+    assert float(rank_correlation(first, second)) > 0.9
+    assert rank_correlation_within(first, second, ink).tolist() == pytest.approx([-1.0])
+    assert rank_correlation_within(first, first, ink[None]).tolist() == pytest.approx([1.0])
+    one = torch.zeros_like(ink)
+    one[0, 0] = True
+    assert rank_correlation_within(first, second, one).tolist() == [0.0]  # 1 vs 10: differ
+    assert rank_correlation_within(first, first, one).tolist() == [1.0]
+
+
+def test_rank_correlation_within_rejects_bad_pixels():
+    maps = torch.rand(2, 1, 28, 28)
+    with pytest.raises(TypeError, match="boolean"):
+        rank_correlation_within(maps, maps, torch.ones(28, 28))
+    with pytest.raises(ValueError, match="shape"):
+        rank_correlation_within(maps, maps, torch.ones(3, 28, 28, dtype=torch.bool))
+
+
+def test_wide_keeps_the_order_rows_and_columns_first_appear():
+    table = pd.DataFrame(
+        {"method": ["b", "a", "b", "a"], "layer": ["-", "-", "head", "head"], "v": [1, 2, 3, 4]}
+    )
+    pivoted = wide(table, "method", "layer", "v")
+    assert list(pivoted.index) == ["b", "a"] and list(pivoted.columns) == ["-", "head"]
+    assert pivoted.loc["a", "head"] == 4
 
 
 # --- removing the cue -----------------------------------------------------------------------
@@ -303,13 +340,21 @@ def test_train_dense_is_repeatable_and_adds_remove_ramp(dataset):
     assert not torch.equal(decayed.head.weight, first.head.weight)
 
 
+def test_train_dense_leaves_the_callers_random_state_alone(dataset):
+    torch.manual_seed(5)
+    expected = torch.rand(3)
+    torch.manual_seed(5)
+    train_dense(dataset, seed=3, epochs=1, progress=False)
+    assert torch.equal(torch.rand(3), expected)
+
+
 def test_compare_models_has_one_row_per_model(dataset):
     corruptions = {1: ARTIFACT}
     tainted = taint_dataset(dataset, corruptions)
     table = compare_models(
         {"cheater": Cheater(1, 2), "honest": Honest(dataset)}, dataset, tainted, corruptions
     )
-    assert list(table.rows) == [
+    assert table.to_dict("records") == [
         {"model": "cheater", "Square": 1.0},
         {"model": "honest", "Square": 0.0},
     ]
@@ -321,9 +366,9 @@ def test_visibility_sweep_table_and_errors(make_dataset):
         train, test, 5, [1.0, 0.0], seed=0, methods=("saliency",), n_explain=2, epochs=1,
         progress=False,
     )  # fmt: skip
-    assert sweep.column("alpha").tolist() == [1.0, 0.0]
-    assert sweep.columns[:5] == ["alpha", "drop", "exploited", "flip_added", "behaviour_flag"]
-    invisible = sweep.rows[1]
+    assert sweep["alpha"].tolist() == [1.0, 0.0]
+    assert list(sweep.columns[:5]) == ["alpha", "drop", "exploited", "flip_added", "behaviour_flag"]
+    invisible = sweep.iloc[1]
     # alpha 0 changes no pixel: nothing to exploit, nothing to flip.
     assert invisible["drop"] == 0.0 and invisible["flip_added"] == 0.0
     assert invisible["share"] == pytest.approx(
