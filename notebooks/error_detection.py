@@ -123,7 +123,9 @@ print(f"detector-train: {len(fit_index)} images, detector-validation: {len(check
 
 # %%
 with torch.no_grad():
-    logits_val, logits_test = model(x_val), model(x_test)
+    # 500 images at a time: the same logits as one pass over 10,000, with a fraction of the memory.
+    logits_val = torch.cat([model(batch) for batch in x_val.split(500)])
+    logits_test = torch.cat([model(batch) for batch in x_test.split(500)])
 wrong_val = logits_val.argmax(dim=1) != y_val
 wrong_test = logits_test.argmax(dim=1) != y_test
 accuracy_test = record("test_accuracy", 1 - wrong_test.float().mean().item())
