@@ -34,6 +34,7 @@ import time
 import warnings
 
 import common
+import pandas as pd
 import torch
 
 from failure_modes.data import to_tensors
@@ -46,7 +47,6 @@ from failure_modes.tracks.error_detection import (
     make_mutants,
     mutant_predictions,
 )
-from failure_modes.utils.table import Table
 
 KINDS = (("fc1", "NAI"), ("conv2", "NAI"), ("conv2", "GF"))
 LOOP_BATCH = 1000
@@ -205,9 +205,9 @@ def main(argv: list[str] | None = None) -> int:
         "load_average_after": common.load_average(),
     }
     print()
-    print(Table(lcr_rows).to_text(precision=2))
+    print(pd.DataFrame(lcr_rows).to_string(index=False, float_format="{:.2f}".format))
     print()
-    print(Table(conductance_rows).to_text(precision=1))
+    print(pd.DataFrame(conductance_rows).to_string(index=False, float_format="{:.1f}".format))
     print(
         f"\n{args.mutants} mutants x {len(x_test)} images on {device} ({before['threads']} "
         f"threads); loop timed on {args.loop_mutants} mutants and extrapolated. Whole run "

@@ -46,8 +46,11 @@ import warnings
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 import torch
+from IPython.display import display
 
+from failure_modes.course.record import record
 from failure_modes.data import describe, to_tensors
 from failure_modes.models import load_reference_model
 from failure_modes.models.reference import reference_metadata, reference_splits
@@ -63,11 +66,29 @@ from failure_modes.tracks.error_detection import (
     mutant_predictions,
     risk_coverage,
 )
-from failure_modes.utils.table import Table
 
 # Captum reminds us on every call that it sets requires_grad on the inputs; we know.
 warnings.filterwarnings("ignore", module="captum")
+pd.set_option("display.precision", 3)
+
+# %% [markdown]
+# The settings of this experiment, in one place. Change them and run the notebook again: the
+# text below describes the defaults.
+
+# %% tags=["parameters"]
 SEED = 0  # draws the detector's split of the validation data and the mutants
+DETECTOR_TRAIN_SIZE = 5000  # validation images the detector learns from; the rest set its threshold
+CONDUCTANCE_LAYER = "relu3"  # the hidden layer whose conductance is a feature
+CONDUCTANCE_RULE = {"n_steps": 1, "method": "riemann_trapezoid"}  # exact for the last hidden layer
+N_MUTANTS = 100  # mutants per kind of damage
+MUTATED_SHARE = 0.1  # share of a layer's units that every mutant changes
+MUTATED_LAYER = "fc1"  # the layer the detector's mutants damage
+MUTATION_MODE = "NAI"  # "NAI" (negate) or "GF" (Gaussian fuzz)
+FILTER_SIZE = 2000  # detector-train images on which a mutant must stay accurate
+MIN_ACCURACY_RATIO = 0.9  # a mutant keeps at least this share of the original accuracy
+COMPARED_LAYERS = ("conv2", "fc1")  # layers and modes compared in Part 3
+COMPARED_MODES = ("NAI", "GF")
+SHARES = (0.0, 0.05, 0.1, 0.15, 0.2, 0.27, 0.3, 0.4)  # cancelled shares in the risk-coverage table
 
 # %% [markdown]
 # ## Part 0: the model and four sets of images
@@ -97,17 +118,23 @@ print("accuracy of the reference model per split:", reference_metadata()["accura
 x_val, y_val = to_tensors(splits["validation"])
 x_test, y_test = to_tensors(splits["test"])
 order = torch.randperm(len(x_val), generator=torch.Generator().manual_seed(SEED))
-fit_index, check_index = order[:5000], order[5000:]
+fit_index, check_index = order[:DETECTOR_TRAIN_SIZE], order[DETECTOR_TRAIN_SIZE:]
 print(f"detector-train: {len(fit_index)} images, detector-validation: {len(check_index)} images")
 
 # %%
 with torch.no_grad():
-    logits_val, logits_test = model(x_val), model(x_test)
+    # 500 images at a time: the same logits as one pass over 10,000, with a fraction of the memory.
+    logits_val = torch.cat([model(batch) for batch in x_val.split(500)])
+    logits_test = torch.cat([model(batch) for batch in x_test.split(500)])
 wrong_val = logits_val.argmax(dim=1) != y_val
 wrong_test = logits_test.argmax(dim=1) != y_test
-accuracy_test = 1 - wrong_test.float().mean().item()
+accuracy_test = record("test_accuracy", 1 - wrong_test.float().mean().item())
+record("test_size", len(x_test))
 print(f"test accuracy: {accuracy_test:.4f}; wrong test predictions: {int(wrong_test.sum())}")
-print(f"wrong predictions among the detector-train images: {int(wrong_val[fit_index].sum())}")
+print(
+    f"wrong predictions among the detector-train images: {int(wrong_val[fit_index].sum())} "
+    f"(among all validation images: {record('wrong_validation_count', int(wrong_val.sum()))})"
+)
 
 # %% [markdown]
 # ## Part 1: confidence, the baseline to beat
@@ -121,9 +148,10 @@ print(f"wrong predictions among the detector-train images: {int(wrong_val[fit_in
 # %%
 confidence_val = logits_val.softmax(dim=1).amax(dim=1)
 confidence_test = logits_test.softmax(dim=1).amax(dim=1)
-auroc_confidence = auroc(1 - confidence_test, wrong_test)
+auroc_confidence = record("auroc_confidence", auroc(1 - confidence_test, wrong_test))
 print(f"AUROC of 1 - confidence on the test set: {auroc_confidence:.4f}")
 sure_and_wrong = (confidence_test[wrong_test] > 0.9).float().mean().item()
+record("sure_and_wrong_share", sure_and_wrong)
 print(f"share of wrong test predictions made with confidence above 0.9: {sure_and_wrong:.3f}")
 
 # %%
@@ -194,9 +222,8 @@ print(f"largest completeness gap: {gap:.2e}")
 
 # %% tags=["solution"]
 started = time.perf_counter()
-rule = {"n_steps": 1, "method": "riemann_trapezoid", "progress": True}
-conductance_val = layer_conductance(model, x_val, "relu3", **rule)
-conductance_test = layer_conductance(model, x_test, "relu3", **rule)
+conductance_val = layer_conductance(model, x_val, CONDUCTANCE_LAYER, **CONDUCTANCE_RULE)
+conductance_test = layer_conductance(model, x_test, CONDUCTANCE_LAYER, **CONDUCTANCE_RULE)
 print(f"conductance of 20,000 images: {time.perf_counter() - started:.1f} s")
 
 predicted = logits_test.argmax(dim=1)
@@ -204,9 +231,9 @@ with torch.no_grad():
     baseline_logits = model(torch.zeros(1, *x_test.shape[1:]))
 rows = torch.arange(len(x_test))
 expected = logits_test[rows, predicted] - baseline_logits[0, predicted]
-gap = (conductance_test.sum(dim=1) - expected).abs().max().item()
+gap = record("completeness_gap", (conductance_test.sum(dim=1) - expected).abs().max().item())
 print(f"largest completeness gap: {gap:.2e}")
-print(f"conductance shape: {tuple(conductance_test.shape)}")
+print(f"conductance shape: {tuple(record('conductance_shape', list(conductance_test.shape)))}")
 
 # %% [markdown]
 # Two pictures. Left: the total conductance (the rise of the predicted logit from the baseline)
@@ -236,6 +263,9 @@ right.set_xlabel("unit of relu3 (the 20 strongest for right 'Shirt' answers)")
 right.set_xticks([])
 right.legend()
 shared = (right_profile[top_units] > wrong_profile[top_units]).float().mean().item()
+record("shirt_top_units_weaker_when_wrong", shared)
+record("median_total_conductance_right", total[~wrong_test].median().item())
+record("median_total_conductance_wrong", total[wrong_test].median().item())
 print(
     f"'Shirt' predictions: {int((is_shirt & ~wrong_test).sum())} right, "
     f"{int((is_shirt & wrong_test).sum())} wrong"
@@ -286,18 +316,21 @@ plt.show()
 # hidden dense layer `fc1`.
 
 # %%
-filter_index = fit_index[:2000]  # images for the mutants' accuracy filter
+filter_index = fit_index[:FILTER_SIZE]  # images for the mutants' accuracy filter
+damage = {"n": N_MUTANTS, "fraction": MUTATED_SHARE, "min_accuracy_ratio": MIN_ACCURACY_RATIO}
 mutants = make_mutants(
     model,
     validation=(x_val[filter_index], y_val[filter_index]),
-    n=100,
-    fraction=0.1,
-    mode="NAI",
-    layers="fc1",
+    mode=MUTATION_MODE,
+    layers=MUTATED_LAYER,
     seed=SEED,
+    **damage,
 )
 print(mutants)
-print(f"candidates tried: {mutants.tried}, kept: {len(mutants)}")
+print(f"candidates tried: {record('mutants_tried', mutants.tried)}, kept: {len(mutants)}")
+record("mutants_kept", len(mutants))
+record("mutants_lowest_accuracy", mutants.accuracy.min().item())
+record("original_filter_accuracy", mutants.original_accuracy)
 started = time.perf_counter()
 lcr_val = label_change_rate(model, mutants, x_val)
 lcr_test = label_change_rate(model, mutants, x_test)
@@ -309,6 +342,9 @@ print(f"AUROC of the label change rate on the test set: {auroc_lcr:.4f}")
 lcr_right, lcr_wrong = lcr_test[~wrong_test], lcr_test[wrong_test]
 print(f"median LCR: right {lcr_right.median():.2f}, wrong {lcr_wrong.median():.2f}")
 print(f"share of right predictions no mutant changes: {(lcr_right == 0).float().mean():.3f}")
+record("median_lcr_right", lcr_right.median().item())
+record("median_lcr_wrong", lcr_wrong.median().item())
+record("right_share_no_mutant_changes", (lcr_right == 0).float().mean().item())
 
 # %%
 figure, ax = plt.subplots(figsize=(6, 3), layout="constrained")
@@ -326,18 +362,21 @@ ax.legend()
 
 # %%
 kinds = []
-for layer in ("conv2", "fc1"):
-    for mode in ("NAI", "GF"):
-        variant = make_mutants(
-            model,
-            validation=(x_val[filter_index], y_val[filter_index]),
-            n=100,
-            fraction=0.1,
-            mode=mode,
-            layers=layer,
-            seed=SEED,
-        )
-        lcr = label_change_rate(model, variant, x_test)
+for layer in COMPARED_LAYERS:
+    for mode in COMPARED_MODES:
+        if (layer, mode) == (MUTATED_LAYER, MUTATION_MODE):
+            # The same draw with the same seed: the mutants made above, and their LCR.
+            variant, lcr = mutants, lcr_test
+        else:
+            variant = make_mutants(
+                model,
+                validation=(x_val[filter_index], y_val[filter_index]),
+                mode=mode,
+                layers=layer,
+                seed=SEED,
+                **damage,
+            )
+            lcr = label_change_rate(model, variant, x_test)
         kinds.append(
             {
                 "layer": layer,
@@ -348,8 +387,12 @@ for layer in ("conv2", "fc1"):
                 "LCR AUROC": auroc(lcr, wrong_test),
             }
         )
-kinds = Table(kinds)
-print(kinds)
+kinds = pd.DataFrame(kinds).set_index(["layer", "mode"])
+display(kinds)
+record(
+    "mutation_kinds",
+    {f"{layer} {mode}": dict(row) for (layer, mode), row in kinds.to_dict("index").items()},
+)
 
 # %% [markdown] tags=["task"]
 # <div class="alert alert-block alert-info"><b>Task 3.1</b>: Is the vectorised LCR the same as
@@ -381,9 +424,9 @@ loop_seconds = time.perf_counter() - started
 started = time.perf_counter()
 original, together = mutant_predictions(model, mutants, x_some)
 together_seconds = time.perf_counter() - started
-print("same predictions:", torch.equal(loop, together[:3]))
+print("same predictions:", record("loop_equals_together", torch.equal(loop, together[:3])))
 unchanged = all(torch.equal(weights_before[k], v) for k, v in model.state_dict().items())
-print("original unchanged:", unchanged)
+print("original unchanged:", record("original_unchanged", unchanged))
 loop_estimate = loop_seconds / 3 * 100 * 10
 print(
     f"loop over 3 deep copies: {loop_seconds:.2f} s -> about {loop_estimate:.0f} s for 100 x 10,000"
@@ -447,8 +490,8 @@ sets = {
 table, scores = compare_feature_sets(
     train_features, wrong_val[fit_index], test_features, wrong_test, sets, seed=SEED
 )
-print(table)
-aurocs = {row["features"]: row["auroc"] for row in table.rows}
+display(table)
+aurocs = record("detector_aurocs", table["auroc"].to_dict())
 print(f"baseline, 1 - confidence (no training): {auroc_confidence:.4f}")
 print(f"'both' minus the baseline: {aurocs['both'] - auroc_confidence:+.4f}")
 
@@ -464,13 +507,13 @@ ax.figure.set_size_inches(5, 4.5)
 
 # %%
 reference = {"LCR": 0.887, "conductance": 0.927, "both": 0.933}
-print(
-    Table(
-        [
-            {"features": k, "paper (CIFAR-10)": v, "here (FashionMNIST)": aurocs[k]}
-            for k, v in reference.items()
-        ]
-    )
+display(
+    pd.DataFrame(
+        {
+            "paper (CIFAR-10)": reference,
+            "here (FashionMNIST)": {name: aurocs[name] for name in reference},
+        }
+    ).rename_axis("features")
 )
 
 # %% [markdown]
@@ -488,18 +531,8 @@ boosted, _ = compare_feature_sets(
     kind="boosting",
     seed=SEED,
 )
-print(
-    Table(
-        [
-            {
-                "features": row["features"],
-                "logistic": aurocs[row["features"]],
-                "boosting": row["auroc"],
-            }
-            for row in boosted.rows
-        ]
-    )
-)
+display(pd.DataFrame({"logistic": table.loc[boosted.index, "auroc"], "boosting": boosted["auroc"]}))
+record("boosted_aurocs", boosted["auroc"].to_dict())
 
 # %% [markdown] tags=["task"]
 # <div class="alert alert-block alert-info"><b>Task 4.1</b>: Does the combination beat
@@ -542,8 +575,9 @@ score_check = both.score(torch.cat([conductance_val[check_index], lcr_val[check_
 threshold = choose_threshold(score_check, wrong_val[check_index])
 score_test = both.score(torch.cat([conductance_test, lcr_test[:, None]], dim=1))
 cancelled = torch.as_tensor(score_test >= threshold)
-kept_accuracy = 1 - wrong_test[~cancelled].float().mean().item()
-caught = (cancelled & wrong_test).sum().item() / wrong_test.sum().item()
+kept_accuracy = record("kept_accuracy", 1 - wrong_test[~cancelled].float().mean().item())
+caught = record("errors_caught", (cancelled & wrong_test).sum().item() / wrong_test.sum().item())
+record("cancelled_share", cancelled.float().mean().item())
 print(f"threshold chosen on detector-validation: {threshold:.3f}")
 print(f"test predictions cancelled: {cancelled.float().mean():.3f}")
 print(f"accuracy of all test predictions: {accuracy_test:.4f}")
@@ -557,23 +591,23 @@ print(f"share of the test errors caught: {caught:.3f}")
 # predictions and lifted the accuracy of the kept ones from 81.9 % to about 96.8 %.
 
 # %%
-shares = (0.0, 0.05, 0.1, 0.15, 0.2, 0.27, 0.3, 0.4)
-coverage_both = risk_coverage(score_test, wrong_test, shares)
-coverage_confidence = risk_coverage(1 - confidence_test, wrong_test, shares)
-print(
-    Table(
-        [
-            {
-                "cancelled": a["cancelled"],
-                "kept accuracy, both": a["kept_accuracy"],
-                "kept accuracy, confidence": b["kept_accuracy"],
-                "errors caught, both": a["errors_caught"],
-            }
-            for a, b in zip(coverage_both.rows, coverage_confidence.rows, strict=True)
-        ]
+coverage_both = risk_coverage(score_test, wrong_test, SHARES)
+coverage_confidence = risk_coverage(1 - confidence_test, wrong_test, SHARES)
+display(
+    pd.DataFrame(
+        {
+            "kept accuracy, both": coverage_both["kept_accuracy"],
+            "kept accuracy, confidence": coverage_confidence["kept_accuracy"],
+            "errors caught, both": coverage_both["errors_caught"],
+        }
     )
 )
-at_paper = coverage_both.row(cancelled=0.27)["kept_accuracy"]
+record("risk_coverage_shares", list(coverage_both.index))
+record("kept_accuracy_both", coverage_both["kept_accuracy"].tolist())
+record("kept_accuracy_confidence", coverage_confidence["kept_accuracy"].tolist())
+# The paper's operating point, whatever SHARES holds.
+at_paper = risk_coverage(score_test, wrong_test, (0.27,))["kept_accuracy"].iloc[0]
+record("kept_accuracy_at_27_percent", at_paper)
 print(
     f"cancelling 27 % here: kept accuracy {accuracy_test:.3f} -> {at_paper:.3f} "
     f"(paper: 0.819 -> 0.968)"
@@ -582,11 +616,11 @@ print(
 # %%
 fine = np.linspace(0, 0.6, 61)
 ax = plot_risk_coverage(
-    1 - fine, risk_coverage(score_test, wrong_test, fine).column("kept_accuracy"), label="both"
+    1 - fine, risk_coverage(score_test, wrong_test, fine)["kept_accuracy"].to_numpy(), label="both"
 )
 plot_risk_coverage(
     1 - fine,
-    risk_coverage(1 - confidence_test, wrong_test, fine).column("kept_accuracy"),
+    risk_coverage(1 - confidence_test, wrong_test, fine)["kept_accuracy"].to_numpy(),
     label="confidence",
     ax=ax,
 )

@@ -9,12 +9,15 @@ import copy
 import functools
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from captum.attr import LayerConductance
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
+from sklearn.pipeline import Pipeline
 from torch import nn
 
 from failure_modes.models import SmallCNN
@@ -153,8 +156,10 @@ def test_conductance_rejects_bad_inputs_and_options():
         layer_conductance(model, _inputs(2), "conv2", method="simpson")
     with pytest.raises(ValueError, match="n_steps"):
         layer_conductance(model, _inputs(2), "conv2", n_steps=0)
-    with pytest.raises(ValueError, match="target must have shape"):
+    with pytest.raises(ValueError, match="target must be one int or have shape"):
         layer_conductance(model, _inputs(2), "conv2", target=torch.zeros(3, dtype=torch.long))
+    with pytest.raises(TypeError, match="integer class labels"):
+        layer_conductance(model, _inputs(2), "conv2", target=torch.zeros(2))
 
 
 # --- mutants -----------------------------------------------------------------------------------
@@ -371,6 +376,39 @@ def test_detector_separates_and_standardises_with_training_statistics(kind):
     assert auroc(detector.score(test_features), test_errors) > 0.95
 
 
+def test_the_pipeline_gives_the_aurocs_of_hand_standardisation():
+    # The detector was a hand-standardised logistic regression until it became a scikit-learn
+    # pipeline; on the same features the AUROCs must not move. One constant column checks that
+    # both give a feature without spread the unit scale.
+    features, errors = _separable(seed=3)
+    features = np.hstack([features, np.full((len(features), 1), 7.0)])
+    test_features, test_errors = _separable(seed=4)
+    test_features = np.hstack([test_features, np.full((len(test_features), 1), 7.0)])
+    mean, spread = features.mean(axis=0), features.std(axis=0)
+    scale = np.where(spread > 0, spread, 1.0)
+    by_hand = LogisticRegression(C=0.1, max_iter=2000).fit((features - mean) / scale, errors)
+    expected = auroc(by_hand.predict_proba((test_features - mean) / scale)[:, 1], test_errors)
+    detector = fit_detector(features, errors)
+    assert isinstance(detector.pipeline, Pipeline)
+    np.testing.assert_allclose(detector.scale, scale)
+    assert auroc(detector.score(test_features), test_errors) == pytest.approx(expected, abs=1e-6)
+    table, _ = compare_feature_sets(
+        {"x": features}, errors, {"x": test_features}, test_errors, {"x": ["x"]}
+    )
+    assert table.loc["x", "auroc"] == pytest.approx(expected, abs=1e-6)
+
+
+def test_functions_leave_the_models_train_flag_as_it_was():
+    model, x = _cnn(), _inputs(12)
+    mutants = _mutants(model, x, n=3)
+    model.train()
+    _mutants(model, x, n=3)
+    layer_conductance(model, x, "relu3", n_steps=1, progress=False)
+    label_change_rate(model, mutants, x)
+    max_softmax(model, x)
+    assert all(module.training for module in model.modules())
+
+
 def test_detector_rejects_bad_input():
     features, errors = _separable()
     with pytest.raises(ValueError, match="both right and wrong"):
@@ -394,8 +432,10 @@ def test_compare_feature_sets_reports_one_row_per_set():
     table, scores = compare_feature_sets(
         train, errors, test, test_errors, {"a": ["a"], "all": ["a", "b"]}
     )
-    assert table.column("features").tolist() == ["a", "all"]
-    assert table.column("columns").tolist() == [1, 3]
+    assert isinstance(table, pd.DataFrame)
+    assert table.index.tolist() == ["a", "all"]
+    assert table["columns"].tolist() == [1, 3]
+    assert table.loc["all", "auroc"] == pytest.approx(auroc(scores["all"], test_errors))
     assert scores["all"].shape == (len(test_errors),)
     with pytest.raises(ValueError, match="uses \\['c'\\]"):
         compare_feature_sets(train, errors, test, test_errors, {"x": ["c"]})
@@ -424,9 +464,12 @@ def test_threshold_separates_separable_scores():
 def test_risk_coverage_from_perfect_scores():
     errors = np.array([True] * 10 + [False] * 90)
     table = risk_coverage(errors.astype(float), errors, (0.0, 0.05, 0.1, 0.2))
-    assert table.column("kept_accuracy").tolist() == pytest.approx([0.9, 90 / 95, 1.0, 1.0])
-    assert table.column("coverage").tolist() == pytest.approx([1.0, 0.95, 0.9, 0.8])
-    assert table.column("errors_caught").tolist() == pytest.approx([0.0, 0.5, 1.0, 1.0])
+    assert isinstance(table, pd.DataFrame)
+    assert table.index.tolist() == [0.0, 0.05, 0.1, 0.2]
+    assert table["kept_accuracy"].tolist() == pytest.approx([0.9, 90 / 95, 1.0, 1.0])
+    assert table["coverage"].tolist() == pytest.approx([1.0, 0.95, 0.9, 0.8])
+    assert table["errors_caught"].tolist() == pytest.approx([0.0, 0.5, 1.0, 1.0])
+    assert table.loc[0.05, "kept_accuracy"] == pytest.approx(90 / 95)
     with pytest.raises(ValueError, match="below 1"):
         risk_coverage(errors.astype(float), errors, (1.0,))
 
@@ -440,7 +483,7 @@ def test_risk_coverage_properties(seed, share):
     rng = np.random.default_rng(seed)
     errors = rng.random(50) < 0.3
     scores = rng.random(50)
-    row = risk_coverage(scores, errors, (0.0, share)).rows
+    row = risk_coverage(scores, errors, (0.0, share)).iloc
     assert row[0]["kept_accuracy"] == pytest.approx(1 - errors.mean())
     kept = round(row[1]["coverage"] * 50)
     assert kept == 50 - int(np.floor(share * 50 + 0.5))
