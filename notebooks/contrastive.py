@@ -68,6 +68,7 @@ from failure_modes.plotting import plot_attributions, plot_images
 
 # Captum reminds us on every call that it sets requires_grad and hooks ReLUs; we know.
 warnings.filterwarnings("ignore", module="captum")
+pd.set_option("display.precision", 3)  # tables show three digits (tiny values in e-notation)
 TOPS = [0, 2, 4, 6]  # T-shirt/top, Pullover, Coat, Shirt: garments for the upper body
 
 # %% [markdown]

@@ -76,9 +76,10 @@ PRESETS: dict[str, dict[str, float | str]] = {
     "noise": {"distance": "l2", "weight": 0.05, "margin": 0.5},
     "too strong": {"distance": "l1", "weight": 1.0, "margin": 2.0},
 }
-"""Settings compared in the contrastive notebook (for FashionMNIST-sized inputs): a sparse
-change (the default), a small spread-out one that reads as noise, and a penalty so strong that
-many images never reach their target."""
+"""Named settings for FashionMNIST-sized inputs: a sparse change (the default), a small
+spread-out one that reads as noise, and a penalty so strong that many images never reach their
+target. The contrastive notebook starts from these in its parameters cell, where an instructor
+turns them (and the step budget)."""
 CHANGE_THRESHOLD = 0.5 / 255
 """A pixel counts as changed when its change would alter its 8-bit grey value."""
 
