@@ -61,7 +61,12 @@ from failure_modes.explain.contrastive import (
     mass_in_mask,
     misclassified,
 )
-from failure_modes.explain.counterfactual import counterfactual, nearest_in_class, outline_mask
+from failure_modes.explain.counterfactual import (
+    counterfactual,
+    nearest_in_class,
+    outline_mask,
+    total_variation,
+)
 from failure_modes.models import load_reference_model
 from failure_modes.models.reference import reference_metadata, reference_splits
 from failure_modes.plotting import plot_attributions, plot_images
@@ -540,9 +545,7 @@ record(
 
 def roughness(change: torch.Tensor) -> float:
     """Median total variation of a change per unit of its L1 size (lower: smoother)."""
-    down = (change[..., 1:, :] - change[..., :-1, :]).abs().flatten(1).sum(dim=1)
-    right = (change[..., :, 1:] - change[..., :, :-1]).abs().flatten(1).sum(dim=1)
-    return float(((down + right) / change.abs().flatten(1).sum(dim=1)).median())
+    return (total_variation(change) / change.abs().flatten(1).sum(dim=1)).median().item()
 
 
 rough = record(

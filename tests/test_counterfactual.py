@@ -15,6 +15,7 @@ from failure_modes.explain.counterfactual import (
     nearest_distance,
     nearest_in_class,
     outline_mask,
+    total_variation,
 )
 from failure_modes.models import SmallCNN
 
@@ -165,13 +166,20 @@ def test_loss_history_is_per_image_and_stops_with_the_image(batch):
         assert bool(torch.isnan(history[taken:, k]).all())
 
 
+def test_total_variation_sums_neighbour_differences():
+    change = torch.zeros(2, 1, 3, 3)
+    change[0, 0, 1, 1] = 1.0  # one bright pixel: four neighbours differ by 1
+    change[1] = 0.5  # a flat change has none
+    torch.testing.assert_close(total_variation(change), torch.tensor([4.0, 0.0]))
+    with pytest.raises(ValueError, match=r"\[N, C, H, W\]"):
+        total_variation(torch.zeros(3, 3))
+
+
 def test_smoothness_makes_the_change_less_speckled(batch):
     model, x, target = batch
 
     def roughness(change):
-        return (change[..., 1:, :] - change[..., :-1, :]).abs().sum() + (
-            change[..., :, 1:] - change[..., :, :-1]
-        ).abs().sum()
+        return total_variation(change).sum()
 
     plain = counterfactual(model, x, target, **FAST, distance="l2", weight=0.01)
     smooth = counterfactual(

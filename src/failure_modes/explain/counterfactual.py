@@ -27,8 +27,8 @@ still being searched has been updated at every step (Adam's bias correction stay
 The search starts from ``delta = 0`` and draws no random numbers: the same inputs give the same
 counterfactuals, in a batch or one at a time (up to rounding).
 
-The yardsticks for a change (distance to the nearest real image of a class, the outline band)
-live in :mod:`failure_modes.explain.proximity` and are re-exported here.
+The yardsticks for a change (distance to the nearest real image of a class, the outline band,
+total variation) live in :mod:`failure_modes.explain.proximity` and are re-exported here.
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ from failure_modes.explain.proximity import (
     nearest_distance,
     nearest_in_class,
     outline_mask,
+    total_variation,
 )
 from failure_modes.utils.validation import (
     as_tensor,
@@ -65,6 +66,7 @@ __all__ = [
     "nearest_in_class",
     "outline_mask",
     "PRESETS",
+    "total_variation",
 ]
 
 # Bounds for the number checks: finite, and for step sizes and scales strictly positive.
@@ -219,14 +221,6 @@ def _penalty(delta: torch.Tensor, distance: str) -> torch.Tensor:
     return flat.abs().sum(dim=1) if distance == "l1" else flat.pow(2).sum(dim=1)
 
 
-def _total_variation(delta: torch.Tensor) -> torch.Tensor:
-    # Sum of absolute differences between neighbouring pixels of the change: low for smooth,
-    # blob-like changes, high for salt-and-pepper noise.
-    down = (delta[..., 1:, :] - delta[..., :-1, :]).abs().flatten(1).sum(dim=1)
-    right = (delta[..., :, 1:] - delta[..., :, :-1]).abs().flatten(1).sum(dim=1)
-    return down + right
-
-
 def counterfactual(
     model: nn.Module,
     inputs: torch.Tensor,
@@ -378,7 +372,7 @@ def _optimise(
         gap = _margin(logits, targets[active])
         size = _penalty(current, distance)
         hinge = (gap + margin).clamp_min(0)
-        rough = _total_variation(current) if smoothness else torch.zeros_like(size)
+        rough = total_variation(current) if smoothness else torch.zeros_like(size)
         # The L1 term is handled by the proximal step below, not by its gradient.
         objective = hinge + smoothness * rough + (weight * size if distance == "l2" else 0)
         # autograd.grad, not backward(): the model's own parameters must not collect gradients.

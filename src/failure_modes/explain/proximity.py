@@ -3,8 +3,8 @@
 A counterfactual's change means little on its own: ``nearest_distance`` and
 ``nearest_in_class`` give the distance from an image to the nearest real (training) image,
 the change a "show me an example" explanation would make; ``outline_mask`` marks the band along
-a garment's silhouette, where the notebook finds that most of a sparse change goes. All take
-images in pixel units ([0, 1]).
+a garment's silhouette, where the notebook finds that most of a sparse change goes;
+``total_variation`` says how speckled a change is. All take images in pixel units ([0, 1]).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from failure_modes.utils.validation import (
     check_targets,
 )
 
-__all__ = ["DISTANCES", "nearest_distance", "nearest_in_class", "outline_mask"]
+__all__ = ["DISTANCES", "nearest_distance", "nearest_in_class", "outline_mask", "total_variation"]
 
 DISTANCES = ("l1", "l2")
 """The norms of a change: L1 (sum of absolute pixel changes) and L2."""
@@ -139,3 +139,27 @@ def nearest_in_class(
         chosen = target == label
         result[chosen] = nearest_distance(queries[chosen], pool, distance=distance).cpu()
     return result
+
+
+def total_variation(change: torch.Tensor) -> torch.Tensor:
+    """Sum of absolute differences between neighbouring pixels of each change.
+
+    Low for smooth, blob-like changes, high for salt-and-pepper noise; the ``smoothness``
+    penalty of :func:`counterfactual` weighs it.
+
+    Parameters
+    ----------
+    change : Tensor
+        ``[N, C, H, W]`` changes (or any batch whose last two dimensions are H, W).
+
+    Returns
+    -------
+    Tensor
+        ``[N]`` total variation of each change, in pixel units.
+    """
+    change = as_tensor(change, "change")
+    if change.ndim < 3:
+        raise ValueError(f"change must have shape [N, C, H, W], got {tuple(change.shape)}.")
+    down = (change[..., 1:, :] - change[..., :-1, :]).abs().flatten(1).sum(dim=1)
+    right = (change[..., :, 1:] - change[..., :, :-1]).abs().flatten(1).sum(dim=1)
+    return down + right
