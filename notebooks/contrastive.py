@@ -33,13 +33,28 @@
 # <code>failure-modes</code> kernel (menu Kernel → Change kernel). Every cell runs in seconds
 # on a laptop CPU.</div>
 
+# %% tags=["parameters"]
+SEED = 0  # which of the model's mistakes are studied: any integer draws another selection
+N_MISTAKES = 200  # mistakes given a counterfactual in Parts 3 to 5
+N_SHOWN = 6  # upper-body confusions shown one by one in Parts 2, 3 and 5
+# The counterfactual settings Part 5 compares; Parts 3 and 4 use "sparse".
+PRESETS = {
+    "sparse": {"distance": "l1", "weight": 0.2, "margin": 2.0, "steps": 200},
+    "noise": {"distance": "l2", "weight": 0.05, "margin": 0.5, "steps": 200},
+    "too strong": {"distance": "l1", "weight": 1.0, "margin": 2.0, "steps": 200},
+}
+
 # %%
 import warnings
 
 import numpy as np
+import pandas as pd
 import torch
+from IPython.display import display
 
+from failure_modes.course.record import record
 from failure_modes.data import describe, normalization, to_tensors
+from failure_modes.data.tensors import black_baseline
 from failure_modes.explain.contrastive import (
     KINDS,
     contrastive_saliency,
@@ -47,20 +62,18 @@ from failure_modes.explain.contrastive import (
     misclassified,
 )
 from failure_modes.explain.counterfactual import (
-    PRESETS,
     counterfactual,
     nearest_in_class,
     outline_mask,
+    total_variation,
 )
 from failure_modes.models import load_reference_model
 from failure_modes.models.reference import reference_metadata, reference_splits
 from failure_modes.plotting import plot_attributions, plot_images
-from failure_modes.utils.table import Table
 
 # Captum reminds us on every call that it sets requires_grad and hooks ReLUs; we know.
 warnings.filterwarnings("ignore", module="captum")
-N_MISTAKES = 200
-SEED = None  # None: the first 200 test mistakes; an integer draws 200 of them at random
+pd.set_option("display.precision", 3)  # tables show three digits (tiny values in e-notation)
 TOPS = [0, 2, 4, 6]  # T-shirt/top, Pullover, Coat, Shirt: garments for the upper body
 
 # %% [markdown]
@@ -94,12 +107,19 @@ print(mistakes)
 
 # %%
 print("most frequent confusions (true label taken for predicted label):")
-for true_name, predicted_name, count in mistakes.pairs()[:6]:
+confusions = mistakes.pairs()[:6]
+record(
+    "leading_confusions",
+    [[true_name, predicted_name] for true_name, predicted_name, _ in confusions],
+)
+for true_name, predicted_name, count in confusions:
     print(f"  {count:4d}  {true_name} taken for {predicted_name}")
 among_tops = np.isin(mistakes.true, TOPS) & np.isin(mistakes.predicted, TOPS)
-print(f"share of all mistakes that confuse two upper-body garments: {among_tops.mean():.3f}")
-print(f"median confidence of the model in its wrong answers: {np.median(mistakes.confidence):.3f}")
-confident = (mistakes.confidence > 0.9).mean()
+tops_share = record("tops_share_of_mistakes", among_tops.mean())
+print(f"share of all mistakes that confuse two upper-body garments: {tops_share:.3f}")
+median_confidence = record("median_confidence_when_wrong", np.median(mistakes.confidence))
+print(f"median confidence of the model in its wrong answers: {median_confidence:.3f}")
+confident = record("share_wrong_above_90", (mistakes.confidence > 0.9).mean())
 print(f"share of wrong answers given with confidence above 0.9: {confident:.3f}")
 
 # %%
@@ -144,12 +164,16 @@ figure = plot_images(
 # the absolute value of the gradient unless told not to; a map without signs cannot tell
 # evidence for *p* from evidence for *t*. The baseline of Integrated Gradients and
 # DeepLift is a black image, the background of every FashionMNIST picture.
+#
+# From here on we study `N_MISTAKES` of the mistakes, drawn at random with `SEED` (the
+# parameters cell at the top), and show the first `N_SHOWN` upper-body confusions among them.
 
 # %%
 x_test, _ = to_tensors(test)
 mean, std = normalization(test)
-black = -mean / std  # a black pixel in the model's (normalised) input space
-shown = mistakes[among_tops][:6]
+black = black_baseline(test)  # a black pixel in the model's (normalised) input space
+chosen = mistakes.sample(N_MISTAKES, seed=SEED)
+shown = chosen[np.isin(chosen.true, TOPS) & np.isin(chosen.predicted, TOPS)][:N_SHOWN]
 images = x_test[shown.index]
 titles = [f"{names[p]} (is {names[t]})" for p, t in zip(shown.predicted, shown.true, strict=True)]
 maps = contrastive_saliency(model, images, shown.predicted, shown.true, baselines=black)
@@ -179,7 +203,7 @@ for method, kinds in maps.items():
     gap = ...  # max |contrast - difference| / max |contrast|, one number
     alike = ...  # median over images of the correlation of kinds["predicted"] and kinds["true"]
     rows.append({"method": method, "relative gap": gap, "corr(predicted, true)": alike})
-print(Table(rows))
+pd.DataFrame(rows).set_index("method")
 
 
 # %% tags=["solution"]
@@ -195,10 +219,14 @@ for method, kinds in maps.items():
     gap = (kinds["contrast"] - kinds["difference"]).abs().max() / kinds["contrast"].abs().max()
     alike = correlation(kinds["predicted"], kinds["true"]).median()
     rows.append(
-        {"method": method, "relative gap": float(gap), "corr(predicted, true)": float(alike)}
+        {
+            "method": method,
+            "relative gap": record(f"relative_gap_{method}", gap.item()),
+            "corr(predicted, true)": record(f"correlation_{method}", alike.item()),
+        }
     )
-gaps = Table(rows)
-print(gaps.to_text(precision=6))
+gaps = pd.DataFrame(rows).set_index("method")
+gaps
 
 # %% [markdown] tags=["task"]
 # <div class="alert alert-block alert-info"><b>Task 2.2</b>: For which methods are `contrast`
@@ -249,13 +277,12 @@ print(gaps.to_text(precision=6))
 # on for a few steps (`patience`) to shrink the change, keeps the smallest valid change it has
 # seen, and the image leaves the batch.
 #
-# <div class="alert alert-block alert-info"><b>Task 3.1</b>: Take the first 200 mistakes
-# (`mistakes.sample(N_MISTAKES, seed=SEED)`) and compute their counterfactuals towards the
-# **true** label with the `"sparse"` settings of `PRESETS`. The images are normalised, so pass
+# <div class="alert alert-block alert-info"><b>Task 3.1</b>: Take the mistakes drawn in Part 2
+# (`chosen`) and compute their counterfactuals towards the **true** label with the `"sparse"`
+# settings of `PRESETS` (in the parameters cell at the top). The images are normalised, so pass
 # `normalization=(mean, std)`: it defines the valid range and the units of the change.</div>
 
 # %% tags=["task"]
-chosen = mistakes.sample(N_MISTAKES, seed=SEED)
 inputs = x_test[chosen.index]
 targets = ...
 print(PRESETS["sparse"])
@@ -263,7 +290,6 @@ sparse = ...
 print(sparse)
 
 # %% tags=["solution"]
-chosen = mistakes.sample(N_MISTAKES, seed=SEED)
 inputs = x_test[chosen.index]
 targets = torch.as_tensor(chosen.true)
 print(PRESETS["sparse"])
@@ -282,12 +308,17 @@ x_train, y_train = to_tensors(splits["train"])
 pixels = inputs * std + mean
 nearest = nearest_in_class(pixels, targets, x_train * std + mean, y_train, distance="l1")
 biggest = sparse.change.abs().flatten(1).max(dim=1).values
-print(f"validity: {sparse.success.float().mean():.3f}")
-print(f"median L1 change: {sparse.l1.median():.2f}")
-print(f"median L1 distance to the nearest training image of the true class: {nearest.median():.2f}")
-print(f"median ratio change / nearest distance: {(sparse.l1 / nearest).median():.3f}")
-print(f"median share of pixels changed (L0): {sparse.changed_share.median():.3f}")
-print(f"median largest change of a single pixel (0..1 scale): {biggest.median():.3f}")
+validity = record("sparse_validity", sparse.success.float().mean().item())
+print(f"validity: {validity:.3f}")
+print(f"median L1 change: {record('sparse_median_l1', sparse.l1.median().item()):.2f}")
+nearest_l1 = record("nearest_l1_median", nearest.median().item())
+print(f"median L1 distance to the nearest training image of the true class: {nearest_l1:.2f}")
+ratio = record("sparse_ratio_to_nearest", (sparse.l1 / nearest).median().item())
+print(f"median ratio change / nearest distance: {ratio:.3f}")
+changed_share = record("sparse_changed_share", sparse.changed_share.median().item())
+print(f"median share of pixels changed (L0): {changed_share:.3f}")
+largest = record("sparse_largest_pixel_change", biggest.median().item())
+print(f"median largest change of a single pixel (0..1 scale): {largest:.3f}")
 seconds_per_image, mean_steps = sparse.seconds / len(sparse), sparse.steps.float().mean()
 print(f"time per image: {seconds_per_image:.4f} s, {mean_steps:.1f} steps on average")
 
@@ -297,7 +328,7 @@ print(f"time per image: {seconds_per_image:.4f} s, {mean_steps:.1f} steps on ave
 # optimisation is most of the difference (see `bench/bench_counterfactual.py`, which also times
 # the same search one image at a time).
 #
-# Now look at the six mistakes of Part 2: the original, the counterfactual, and the change (red:
+# Now look at the mistakes of Part 2: the original, the counterfactual, and the change (red:
 # brighter, blue: darker).
 
 # %%
@@ -315,7 +346,7 @@ figure = plot_images(
 figure = plot_attributions(images, {"change": shown_cf.change}, titles=titles)
 
 # %% [markdown]
-# Where do the changes go? Two measurements over all 200 counterfactuals: the share of the
+# Where do the changes go? Two measurements over all the counterfactuals: the share of the
 # change that falls on the garment's **outline** (a band one pixel wide on each side of the
 # border between garment and background), against the share of the image the outline covers;
 # and the share of the change that brightens rather than darkens.
@@ -324,14 +355,19 @@ figure = plot_attributions(images, {"change": shown_cf.change}, titles=titles)
 outline = outline_mask(pixels)
 on_outline, outline_area = mass_in_mask(sparse.change, outline)
 brightening = sparse.change.clamp_min(0).flatten(1).sum(dim=1) / sparse.l1
-print(f"median share of the change on the outline: {on_outline.nanmedian():.3f}")
-print(f"median share of the image the outline covers: {outline_area.median():.3f}")
-print(f"median share of the change that brightens pixels: {brightening.median():.3f}")
-shirt_tshirt = np.isin(chosen.true, [0, 6]) & np.isin(chosen.predicted, [0, 6])
+outline_share = record("sparse_on_outline", on_outline.nanmedian().item())
+print(f"median share of the change on the outline: {outline_share:.3f}")
+area = record("outline_area", outline_area.median().item())
+print(f"median share of the image the outline covers: {area:.3f}")
+brighter = record("sparse_brightening", brightening.median().item())
+print(f"median share of the change that brightens pixels: {brighter:.3f}")
+shirt_tshirt = torch.as_tensor(np.isin(chosen.true, [0, 6]) & np.isin(chosen.predicted, [0, 6]))
+n_shirt_tshirt = record("shirt_tshirt_mistakes", int(shirt_tshirt.sum()))
+shirt_outline = record("shirt_tshirt_on_outline", on_outline[shirt_tshirt].nanmedian().item())
+shirt_area = record("shirt_tshirt_outline_area", outline_area[shirt_tshirt].median().item())
 print(
-    f"shirt / T-shirt mistakes ({shirt_tshirt.sum()}): median share of the change on the "
-    f"outline {on_outline[shirt_tshirt].nanmedian():.3f}, outline area "
-    f"{outline_area[shirt_tshirt].median():.3f}"
+    f"shirt / T-shirt mistakes ({n_shirt_tshirt}): median share of the change on the "
+    f"outline {shirt_outline:.3f}, outline area {shirt_area:.3f}"
 )
 
 # %% [markdown] tags=["task"]
@@ -376,16 +412,19 @@ contrast = contrastive_saliency(
 rows = []
 for method, kinds in contrast.items():
     share, chance = mass_in_mask(kinds["contrast"], sparse.changed)
+    above = (share > chance).float().mean().item()
     rows.append(
         {
             "method": method,
-            "share of mistakes above chance": float((share > chance).float().mean()),
-            "median mass on changed pixels": float(share.nanmedian()),
-            "median chance": float(chance.median()),
+            "share of mistakes above chance": record(f"above_chance_{method}", above),
+            "median mass on changed pixels": record(
+                f"mass_on_changed_{method}", share.nanmedian().item()
+            ),
+            "median chance": record(f"chance_{method}", chance.median().item()),
         }
     )
-agreement = Table(rows)
-print(agreement)
+agreement = pd.DataFrame(rows).set_index("method")
+agreement
 
 # %% [markdown] tags=["task"]
 # <div class="alert alert-block alert-info"><b>Task 4.1</b>: Do the two explanations agree? Is
@@ -423,35 +462,34 @@ for preset, result in results.items():
     rows.append(
         {
             "preset": preset,
-            "validity": float(result.success.float().mean()),
-            "median L1": float(result.l1.median()),
-            "median L2": float(result.l2.median()),
-            "median share changed": float(result.changed_share.median()),
-            "median share on outline": float(on_outline.nanmedian()),
+            "validity": result.success.float().mean().item(),
+            "median L1": result.l1.median().item(),
+            "median L2": result.l2.median().item(),
+            "median share changed": result.changed_share.median().item(),
+            "median share on outline": on_outline.nanmedian().item(),
             "s / image": result.seconds / len(result),
         }
     )
-presets = Table(rows)
-print(presets)
+presets = pd.DataFrame(rows).set_index("preset")
+# Everything but the time: seconds depend on the machine, not on the lesson.
+record("presets", presets.drop(columns="s / image").to_dict("index"))
+display(presets)
+nearest_l2_median = record("nearest_l2_median", nearest_l2.median().item())
 print(
-    f"median L2 distance to the nearest training image of the true class: {nearest_l2.median():.2f}"
+    f"median L2 distance to the nearest training image of the true class: {nearest_l2_median:.2f}"
 )
 
 # %% [markdown]
-# The six mistakes again, one row per setting. Each panel is scaled to its own largest change,
+# The mistakes of Part 2 again, one row per setting. Each panel is scaled to its own largest change,
 # so the `"noise"` row looks loud although each of its changes is tiny: the table has the sizes.
 
 # %%
-figure = plot_attributions(
-    images,
-    {
-        preset: counterfactual(
-            model, images, torch.as_tensor(shown.true), normalization=(mean, std), **PRESETS[preset]
-        ).change
-        for preset in PRESETS
-    },
-    titles=titles,
-)
+changes = {"sparse": shown_cf.change}  # computed in Part 3
+for preset in ("noise", "too strong"):
+    changes[preset] = counterfactual(
+        model, images, torch.as_tensor(shown.true), normalization=(mean, std), **PRESETS[preset]
+    ).change
+figure = plot_attributions(images, changes, titles=titles)
 
 # %% [markdown] tags=["task"]
 # <div class="alert alert-block alert-info"><b>Task 5.1</b>: Which setting gives adversarial
@@ -499,18 +537,24 @@ bonus = counterfactual(
 )
 print("sparse:          ", shown_cf)
 print("margin 5, smooth:", bonus)
+record(
+    "bonus_median_l1",
+    {"sparse": shown_cf.l1.median().item(), "margin 5, smooth": bonus.l1.median().item()},
+)
 
 
 def roughness(change: torch.Tensor) -> float:
     """Median total variation of a change per unit of its L1 size (lower: smoother)."""
-    down = (change[..., 1:, :] - change[..., :-1, :]).abs().flatten(1).sum(dim=1)
-    right = (change[..., :, 1:] - change[..., :, :-1]).abs().flatten(1).sum(dim=1)
-    return float(((down + right) / change.abs().flatten(1).sum(dim=1)).median())
+    return (total_variation(change) / change.abs().flatten(1).sum(dim=1)).median().item()
 
 
+rough = record(
+    "bonus_roughness",
+    {"sparse": roughness(shown_cf.change), "margin 5, smooth": roughness(bonus.change)},
+)
 print(
-    f"roughness: sparse {roughness(shown_cf.change):.2f},",
-    f"margin 5 + smooth {roughness(bonus.change):.2f}",
+    f"roughness: sparse {rough['sparse']:.2f},",
+    f"margin 5 + smooth {rough['margin 5, smooth']:.2f}",
 )
 figure = plot_attributions(
     images, {"sparse": shown_cf.change, "margin 5, smooth": bonus.change}, titles=titles

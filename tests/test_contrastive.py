@@ -208,17 +208,28 @@ def test_baselines_reach_the_methods_that_take_them(model, images, labels):
         ({"true": -1}, ValueError, r"0\.\.3"),
         ({"true": torch.tensor([0, 1])}, ValueError, r"shape \[5\]"),
         ({"true": 1.0}, TypeError, "integer"),
-        ({"image": torch.zeros(SIZE, SIZE)}, ValueError, r"\[N, C, H, W\]"),
+        ({"true": True}, TypeError, "integer"),
+        ({"predicted": [0.5] * 5}, TypeError, "integer"),
+        ({"inputs": torch.zeros(SIZE, SIZE)}, ValueError, r"\[N, C, H, W\]"),
         ({"options": {"deep_lift": {}}}, ValueError, "deep_lift"),
         ({"batch_size": 0}, ValueError, "batch_size"),
     ],
 )
 def test_bad_input_is_refused(model, images, kwargs, error, match):
-    call = {"image": images, "predicted": 0, "true": 1, "methods": ["saliency"], **kwargs}
+    call = {"inputs": images, "predicted": 0, "true": 1, "methods": ["saliency"], **kwargs}
     with pytest.raises(error, match=match):
         contrastive_saliency(
-            model, call.pop("image"), call.pop("predicted"), call.pop("true"), **call
+            model, call.pop("inputs"), call.pop("predicted"), call.pop("true"), **call
         )
+
+
+def test_the_model_keeps_its_train_flag(model, images):
+    model.train()
+    try:
+        contrastive_saliency(model, images, 0, 1, methods=["saliency"], kinds=["contrast"])
+        assert model.training
+    finally:
+        model.eval()
 
 
 # --- mass in a mask ---------------------------------------------------------------------------

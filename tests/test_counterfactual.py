@@ -8,12 +8,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
+import failure_modes.counterfactual as readme_name
 from failure_modes.explain.counterfactual import (
     CHANGE_THRESHOLD,
     counterfactual,
     nearest_distance,
     nearest_in_class,
     outline_mask,
+    total_variation,
 )
 from failure_modes.models import SmallCNN
 
@@ -164,13 +166,20 @@ def test_loss_history_is_per_image_and_stops_with_the_image(batch):
         assert bool(torch.isnan(history[taken:, k]).all())
 
 
+def test_total_variation_sums_neighbour_differences():
+    change = torch.zeros(2, 1, 3, 3)
+    change[0, 0, 1, 1] = 1.0  # one bright pixel: four neighbours differ by 1
+    change[1] = 0.5  # a flat change has none
+    torch.testing.assert_close(total_variation(change), torch.tensor([4.0, 0.0]))
+    with pytest.raises(ValueError, match=r"\[N, C, H, W\]"):
+        total_variation(torch.zeros(3, 3))
+
+
 def test_smoothness_makes_the_change_less_speckled(batch):
     model, x, target = batch
 
     def roughness(change):
-        return (change[..., 1:, :] - change[..., :-1, :]).abs().sum() + (
-            change[..., :, 1:] - change[..., :, :-1]
-        ).abs().sum()
+        return total_variation(change).sum()
 
     plain = counterfactual(model, x, target, **FAST, distance="l2", weight=0.01)
     smooth = counterfactual(
@@ -226,23 +235,28 @@ def test_summary_and_repr_report_the_numbers(batch):
         ({"target": torch.tensor([0, 1])}, ValueError, r"shape \[3\]"),
         ({"target": 1.5}, TypeError, "integer"),
         ({"target": True}, TypeError, "target"),
-        ({"image": torch.zeros(SIZE, SIZE)}, ValueError, r"\[N, C, H, W\]"),
-        ({"image": torch.zeros(2, 3, 1, SIZE, SIZE)}, ValueError, r"\[N, C, H, W\]"),
-        ({"image": torch.zeros(3, 1, SIZE, SIZE, dtype=torch.uint8)}, TypeError, "float"),
+        ({"inputs": torch.zeros(SIZE, SIZE)}, ValueError, r"\[N, C, H, W\]"),
+        ({"inputs": torch.zeros(2, 3, 1, SIZE, SIZE)}, ValueError, r"\[N, C, H, W\]"),
+        ({"inputs": torch.zeros(3, 1, SIZE, SIZE, dtype=torch.uint8)}, TypeError, "float"),
+        ({"inputs": torch.zeros(0, 1, SIZE, SIZE)}, ValueError, "empty"),
         ({"distance": "l0"}, ValueError, "distance"),
         ({"steps": 0}, ValueError, "steps"),
         ({"lr": 0.0}, ValueError, "lr"),
         ({"weight": -1.0}, ValueError, "weight"),
+        ({"weight": float("inf")}, ValueError, "weight"),
+        ({"margin": float("nan")}, ValueError, "margin"),
+        ({"smoothness": -0.1}, ValueError, "smoothness"),
         ({"patience": -1}, ValueError, "patience"),
+        ({"patience": 2.5}, TypeError, "patience"),
         ({"normalization": (0.0, 1.0)}, ValueError, "normalization"),
         ({"normalization": (0.3, 0.0)}, ValueError, "std"),
     ],
 )
 def test_bad_input_is_refused_with_a_clear_message(kwargs, error, match):
-    call = {"image": _images(3), "target": 1, "normalization": NORM, **kwargs}
-    image, target = call.pop("image"), call.pop("target")
+    call = {"inputs": _images(3), "target": 1, "normalization": NORM, **kwargs}
+    inputs, target = call.pop("inputs"), call.pop("target")
     with pytest.raises(error, match=match):
-        counterfactual(_cnn(), image, target, **call)
+        counterfactual(_cnn(), inputs, target, **call)
 
 
 def test_model_must_be_a_module():
@@ -308,3 +322,13 @@ def test_nearest_in_class_searches_only_the_given_class():
     torch.testing.assert_close(other, expected, rtol=1e-4, atol=1e-5)
     with pytest.raises(ValueError, match="no reference image has label 5"):
         nearest_in_class(queries, torch.tensor([5, 0, 0]), references, reference_labels)
+    with pytest.raises(TypeError, match="target"):
+        nearest_in_class(queries, torch.tensor([0.0, 1.0, 0.0]), references, reference_labels)
+    with pytest.raises(ValueError, match="reference_targets"):
+        nearest_in_class(queries, 0, references, reference_labels[:5])
+
+
+def test_the_readme_name_exports_every_public_name():
+    for name in readme_name.__all__:
+        assert hasattr(readme_name, name), name
+    assert readme_name.nearest_in_class.__module__ == "failure_modes.explain.proximity"

@@ -32,7 +32,12 @@ from torch import nn
 from failure_modes.explain.attribution import METHODS, attribute
 from failure_modes.explain.scores import mask_share, relevance
 from failure_modes.models.evaluation import predict_proba
-from failure_modes.utils.validation import as_tensor, check_choice, check_positive_int
+from failure_modes.utils.validation import (
+    as_tensor,
+    check_choice,
+    check_positive_int,
+    check_targets,
+)
 
 __all__ = [
     "KINDS",
@@ -231,18 +236,6 @@ class LogitContrast(nn.Module):
         return logits.gather(1, predicted[:, None]) - logits.gather(1, true[:, None])
 
 
-def _labels(value: object, n: int, name: str, device: torch.device) -> torch.Tensor:
-    labels = torch.as_tensor(value, device=device)
-    if labels.is_floating_point() or labels.dtype == torch.bool:
-        raise TypeError(f"{name} must hold integer labels, got dtype {labels.dtype}.")
-    labels = labels.long()
-    if labels.ndim == 0:
-        labels = labels.expand(n)
-    if labels.shape != (n,):
-        raise ValueError(f"{name} must be an int or have shape [{n}], got {tuple(labels.shape)}.")
-    return labels
-
-
 def _method_options(method: str, baselines: object, options: dict[str, Any]) -> dict[str, Any]:
     spec = METHODS[method]
     kwargs: dict[str, Any] = {}
@@ -257,7 +250,7 @@ def _method_options(method: str, baselines: object, options: dict[str, Any]) -> 
 
 def contrastive_saliency(
     model: nn.Module,
-    image: torch.Tensor,
+    inputs: torch.Tensor,
     predicted: int | torch.Tensor,
     true: int | torch.Tensor,
     methods: Sequence[str] = DEFAULT_METHODS,
@@ -273,7 +266,7 @@ def contrastive_saliency(
     ----------
     model : nn.Module
         A classifier returning logits.
-    image : Tensor
+    inputs : Tensor
         ``[C, H, W]`` one image or ``[N, C, H, W]`` a batch, prepared as the model expects.
     predicted, true : int or Tensor
         The model's label and the correct one, one for all images or ``[N]``.
@@ -304,12 +297,12 @@ def contrastive_saliency(
     >>> maps["integrated_gradients"]["contrast"].shape  # doctest: +SKIP
     torch.Size([4, 1, 28, 28])
     """
-    images = as_tensor(image, "image")
+    images = as_tensor(inputs, "inputs")
     if images.ndim == 3:
         images = images.unsqueeze(0)
     if images.ndim != 4 or not images.is_floating_point():
         raise ValueError(
-            f"image must be a float [C, H, W] image or [N, C, H, W] batch, got dtype "
+            f"inputs must be a float [C, H, W] image or [N, C, H, W] batch, got dtype "
             f"{images.dtype} and shape {tuple(images.shape)}."
         )
     for method in methods:
@@ -324,13 +317,32 @@ def contrastive_saliency(
     device = next(model.parameters()).device
     images = images.to(device)
     n = len(images)
-    predicted = _labels(predicted, n, "predicted", device)
-    true = _labels(true, n, "true", device)
-    with torch.no_grad():
-        num_classes = model.eval()(images[:1]).shape[1]
-    for name, labels in (("predicted", predicted), ("true", true)):
-        if bool(((labels < 0) | (labels >= num_classes)).any()):
-            raise ValueError(f"{name} labels must lie in 0..{num_classes - 1}.")
+    was_training = model.training
+    try:
+        with torch.no_grad():
+            num_classes = model.eval()(images[:1]).shape[1]
+        predicted = check_targets(predicted, n, "predicted", num_classes=num_classes, device=device)
+        true = check_targets(true, n, "true", num_classes=num_classes, device=device)
+        return _all_maps(
+            model, images, predicted, true, methods, kinds, baselines, batch_size, options
+        )
+    finally:
+        # attribute() puts the model in eval mode; the caller's flag comes back.
+        model.train(was_training)
+
+
+def _all_maps(
+    model: nn.Module,
+    images: torch.Tensor,
+    predicted: torch.Tensor,
+    true: torch.Tensor,
+    methods: Sequence[str],
+    kinds: Sequence[str],
+    baselines: float | torch.Tensor | None,
+    batch_size: int,
+    options: dict[str, dict[str, Any]],
+) -> dict[str, dict[str, torch.Tensor]]:
+    n = len(images)
     maps: dict[str, dict[str, torch.Tensor]] = {}
     for method in methods:
         kwargs = _method_options(method, baselines, options.get(method, {}))

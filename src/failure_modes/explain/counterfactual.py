@@ -7,7 +7,7 @@ touches mean the same thing for every model. Each step lowers, for every image a
     hinge(max_{k != target} logit_k - logit_target + margin) + weight * distance(delta)
         [+ smoothness * total_variation(delta)]
 
-with Adam, then projects ``delta`` back so that ``image + delta`` stays a valid picture
+with ``torch.optim.Adam``, then projects ``delta`` back so that ``image + delta`` stays a valid picture
 (pixels in [0, 1]). For ``distance="l1"`` the penalty is applied as a soft-threshold step (the
 proximal operator of the L1 norm, with Adam's per-pixel step size), which sets small changes
 exactly to zero: a pixel moves only while the gradient of the hinge at it exceeds ``weight``,
@@ -20,26 +20,41 @@ Otherwise an iterate *reaches* the target when the target logit beats every othe
 now shrinks the change while the hinge holds it at the margin) and returns the smallest change
 that reached the target. An image that never reaches it within ``steps`` steps returns its last
 change, and ``success`` says whether the model predicts ``target`` for it. Finished images
-leave the batch, so later steps cost less.
+leave the forward pass, so later steps cost less; one Adam instance holds the change of the
+whole batch, finished rows get a zero gradient and are put back after each step, so every image
+still being searched has been updated at every step (Adam's bias correction stays per image).
 
 The search starts from ``delta = 0`` and draws no random numbers: the same inputs give the same
 counterfactuals, in a batch or one at a time (up to rounding).
+
+The yardsticks for a change (distance to the nearest real image of a class, the outline band,
+total variation) live in :mod:`failure_modes.explain.proximity` and are re-exported here.
 """
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 from torch import nn
 
+from failure_modes.explain.proximity import (
+    DISTANCES,
+    nearest_distance,
+    nearest_in_class,
+    outline_mask,
+    total_variation,
+)
 from failure_modes.utils.validation import (
     as_tensor,
     check_choice,
+    check_index,
+    check_number,
     check_positive_int,
     check_same_device,
+    check_targets,
 )
 
 __all__ = [
@@ -51,18 +66,22 @@ __all__ = [
     "nearest_in_class",
     "outline_mask",
     "PRESETS",
+    "total_variation",
 ]
 
-DISTANCES = ("l1", "l2")
+# Bounds for the number checks: finite, and for step sizes and scales strictly positive.
+_LARGEST = sys.float_info.max
+_SMALLEST_STEP = 1e-12
 
 PRESETS: dict[str, dict[str, float | str]] = {
     "sparse": {"distance": "l1", "weight": 0.2, "margin": 2.0},
     "noise": {"distance": "l2", "weight": 0.05, "margin": 0.5},
     "too strong": {"distance": "l1", "weight": 1.0, "margin": 2.0},
 }
-"""Settings compared in the contrastive notebook (for FashionMNIST-sized inputs): a sparse
-change (the default), a small spread-out one that reads as noise, and a penalty so strong that
-many images never reach their target."""
+"""Named settings for FashionMNIST-sized inputs: a sparse change (the default), a small
+spread-out one that reads as noise, and a penalty so strong that many images never reach their
+target. The contrastive notebook starts from these in its parameters cell, where an instructor
+turns them (and the step budget)."""
 CHANGE_THRESHOLD = 0.5 / 255
 """A pixel counts as changed when its change would alter its 8-bit grey value."""
 
@@ -146,51 +165,23 @@ class CounterfactualResult:
         return f"CounterfactualResult({parts})"
 
 
-def _check_images(image: object) -> torch.Tensor:
-    image = as_tensor(image, "image")
-    if not image.is_floating_point():
+def _check_inputs(inputs: object) -> torch.Tensor:
+    inputs = as_tensor(inputs, "inputs")
+    if not inputs.is_floating_point():
         raise TypeError(
-            f"image must be a float tensor prepared as the model expects, got dtype {image.dtype}."
+            f"inputs must be a float tensor prepared as the model expects, got dtype "
+            f"{inputs.dtype}."
         )
-    if image.ndim == 3:
-        image = image.unsqueeze(0)
-    if image.ndim != 4:
+    if inputs.ndim == 3:
+        inputs = inputs.unsqueeze(0)
+    if inputs.ndim != 4:
         raise ValueError(
-            f"image must have shape [C, H, W] (one image) or [N, C, H, W], got "
-            f"{tuple(image.shape)}."
+            f"inputs must have shape [C, H, W] (one image) or [N, C, H, W], got "
+            f"{tuple(inputs.shape)}."
         )
-    if len(image) == 0:
-        raise ValueError("image is an empty batch.")
-    return image
-
-
-def _check_targets(target: object, n: int, num_classes: int, device: torch.device) -> torch.Tensor:
-    if isinstance(target, bool):
-        raise TypeError(f"target must be an int or an integer tensor [N], got {target!r}.")
-    targets = torch.as_tensor(target, device=device)
-    if targets.is_floating_point() or targets.is_complex() or targets.dtype == torch.bool:
-        raise TypeError(f"target must hold integer class labels, got dtype {targets.dtype}.")
-    targets = targets.long()
-    if targets.ndim == 0:
-        targets = targets.expand(n)
-    if targets.shape != (n,):
-        raise ValueError(f"target must be an int or have shape [{n}], got {tuple(targets.shape)}.")
-    if bool(((targets < 0) | (targets >= num_classes)).any()):
-        raise ValueError(
-            f"target must lie in 0..{num_classes - 1} (the model has {num_classes} outputs), got "
-            f"{sorted(set(targets[(targets < 0) | (targets >= num_classes)].tolist()))}."
-        )
-    return targets.clone()
-
-
-def _check_number(value: float, name: str, *, positive: bool) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}.")
-    value = float(value)
-    if not np.isfinite(value) or value < 0 or (positive and value == 0):
-        bound = "positive" if positive else "non-negative"
-        raise ValueError(f"{name} must be a finite {bound} number, got {value}.")
-    return value
+    if len(inputs) == 0:
+        raise ValueError("inputs is an empty batch.")
+    return inputs
 
 
 def _pixel_space(
@@ -203,14 +194,14 @@ def _pixel_space(
             mean, std = (float(v) for v in normalization)
         except (TypeError, ValueError) as error:
             raise TypeError(f"normalization must be (mean, std), got {normalization!r}.") from error
-        _check_number(std, "normalization std", positive=True)
+        check_number(std, "normalization std", low=_SMALLEST_STEP, high=_LARGEST)
     pixels = images * std + mean
     # Inputs outside the valid range mean the normalisation given does not match the images;
     # clamping them silently would hide that.
     slack = 1e-4
     if bool((pixels < -slack).any() or (pixels > 1 + slack).any()):
         raise ValueError(
-            f"image values map to pixels in [{float(pixels.min()):.3f}, {float(pixels.max()):.3f}]"
+            f"input values map to pixels in [{float(pixels.min()):.3f}, {float(pixels.max()):.3f}]"
             f" with normalization (mean, std) = ({mean}, {std}), outside [0, 1]. Pass the "
             "normalisation the images were made with, e.g. "
             "normalization=failure_modes.data.normalization(dataset)."
@@ -230,17 +221,9 @@ def _penalty(delta: torch.Tensor, distance: str) -> torch.Tensor:
     return flat.abs().sum(dim=1) if distance == "l1" else flat.pow(2).sum(dim=1)
 
 
-def _total_variation(delta: torch.Tensor) -> torch.Tensor:
-    # Sum of absolute differences between neighbouring pixels of the change: low for smooth,
-    # blob-like changes, high for salt-and-pepper noise.
-    down = (delta[..., 1:, :] - delta[..., :-1, :]).abs().flatten(1).sum(dim=1)
-    right = (delta[..., :, 1:] - delta[..., :, :-1]).abs().flatten(1).sum(dim=1)
-    return down + right
-
-
 def counterfactual(
     model: nn.Module,
-    image: torch.Tensor,
+    inputs: torch.Tensor,
     target: int | torch.Tensor,
     *,
     distance: str = "l1",
@@ -258,7 +241,7 @@ def counterfactual(
     ----------
     model : nn.Module
         A classifier returning logits; used in eval mode and never changed.
-    image : Tensor
+    inputs : Tensor
         ``[C, H, W]`` one image or ``[N, C, H, W]`` a batch, prepared as the model expects.
     target : int or Tensor
         The class each image should be given: one for all, or ``[N]``.
@@ -280,6 +263,9 @@ def counterfactual(
     patience : int, default 20
         Steps an image keeps shrinking its change after it first reaches the target (0: stop
         at the first valid step).
+    smoothness : float, default 0.0
+        Penalty per unit of total variation of the change (summed absolute differences
+        between neighbouring pixels): larger values make neighbouring pixels change together.
     normalization : (float, float), optional
         ``(mean, std)`` with which the images were normalised (``pixel = x * std + mean``), e.g.
         :func:`failure_modes.data.normalization` of the dataset; default: inputs are pixels in
@@ -293,9 +279,12 @@ def counterfactual(
     Raises
     ------
     ValueError
-        For an image of the wrong shape, a target out of range or of the wrong length, an
-        unknown distance, a non-positive step count or learning rate, or image values outside
-        the valid pixel range for ``normalization``.
+        For inputs of the wrong shape, a target out of range or of the wrong length, an
+        unknown distance, a non-positive step count or learning rate, a negative weight,
+        margin, smoothness or patience, or input values outside the valid pixel range for
+        ``normalization``.
+    TypeError
+        For integer inputs, or a target that is not integer class labels.
 
     Examples
     --------
@@ -306,26 +295,27 @@ def counterfactual(
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}.")
     check_choice(distance, DISTANCES, "distance")
-    weight = _check_number(weight, "weight", positive=False)
-    lr = _check_number(lr, "lr", positive=True)
-    margin = _check_number(margin, "margin", positive=False)
-    smoothness = _check_number(smoothness, "smoothness", positive=False)
+    weight = check_number(weight, "weight", low=0.0, high=_LARGEST)
+    lr = check_number(lr, "lr", low=_SMALLEST_STEP, high=_LARGEST)
+    margin = check_number(margin, "margin", low=0.0, high=_LARGEST)
+    smoothness = check_number(smoothness, "smoothness", low=0.0, high=_LARGEST)
     steps = check_positive_int(steps, "steps")
-    if isinstance(patience, bool) or not isinstance(patience, (int, np.integer)) or patience < 0:
-        raise ValueError(f"patience must be a non-negative integer, got {patience!r}.")
-    images = _check_images(image)
-    check_same_device(model, images, "image")
+    patience = check_index(patience, "patience")
+    images = _check_inputs(inputs)
+    check_same_device(model, images, "inputs")
     was_training = model.training
     model.eval()
     try:
         with torch.no_grad():
             logits = model(images)
-        targets = _check_targets(target, len(images), logits.shape[1], images.device)
+        targets = check_targets(
+            target, len(images), "target", num_classes=logits.shape[1], device=images.device
+        )
         pixels, mean, std = _pixel_space(images.detach(), normalization)
         delta, history, taken = _optimise(
             model, pixels, targets, logits.argmax(dim=1), mean, std,
             distance=distance, weight=weight, steps=steps, lr=lr, margin=margin,
-            patience=int(patience), smoothness=smoothness,
+            patience=patience, smoothness=smoothness,
         )  # fmt: skip
         # Added in input space, so an unchanged image comes back bit for bit.
         changed_images = images + delta / std
@@ -363,51 +353,54 @@ def _optimise(
     smoothness: float,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     n = len(pixels)
-    delta = torch.zeros_like(pixels)
+    delta = torch.zeros_like(pixels, requires_grad=True)
+    optimiser = torch.optim.Adam([delta], lr=lr)
     best = torch.zeros_like(pixels)
     best_size = torch.full((n,), float("inf"), device=pixels.device)
     first_valid = torch.full((n,), -1, dtype=torch.long, device=pixels.device)
     taken = torch.zeros(n, dtype=torch.long, device=pixels.device)
     history = torch.full((steps, n), float("nan"))
-    # Adam's moments, kept by hand so that finished images simply drop out of the batch.
-    m1, m2 = torch.zeros_like(pixels), torch.zeros_like(pixels)
-    beta1, beta2, eps = 0.9, 0.999, 1e-8
     active = torch.nonzero(predicted != targets).flatten()
     low, high = -pixels, 1 - pixels
     for step in range(steps):
         if len(active) == 0:
             break
-        current = delta[active].requires_grad_(True)
+        # Only the active images go through the model; indexing the whole ``delta`` gives the
+        # finished ones a zero gradient.
+        current = delta[active]
         logits = model((pixels[active] + current - mean) / std)
         gap = _margin(logits, targets[active])
         size = _penalty(current, distance)
         hinge = (gap + margin).clamp_min(0)
-        rough = _total_variation(current) if smoothness else torch.zeros_like(size)
+        rough = total_variation(current) if smoothness else torch.zeros_like(size)
         # The L1 term is handled by the proximal step below, not by its gradient.
         objective = hinge + smoothness * rough + (weight * size if distance == "l2" else 0)
-        (gradient,) = torch.autograd.grad(objective.sum(), current)
+        # autograd.grad, not backward(): the model's own parameters must not collect gradients.
+        (delta.grad,) = torch.autograd.grad(objective.sum(), delta)
         history[step, active.cpu()] = (hinge + weight * size + smoothness * rough).detach().cpu()
         taken[active] += 1
         with torch.no_grad():
             # Bookkeeping on the iterate just evaluated (before this step's update).
             # Reached: the target wins, by ``margin`` when one is asked for.
+            evaluated = current.detach()
             valid = (gap < 0) & (gap <= -margin)
             improved = valid & (size < best_size[active])
             best_size[active[improved]] = size[improved]
-            best[active[improved]] = current[improved]
+            best[active[improved]] = evaluated[improved]
             newly = valid & (first_valid[active] < 0)
             first_valid[active[newly]] = step
-            t = step + 1
-            m1[active] = beta1 * m1[active] + (1 - beta1) * gradient
-            m2[active] = beta2 * m2[active] + (1 - beta2) * gradient.pow(2)
-            # Every active image has been updated at every step so far, so the global step
-            # count is also each image's own count for Adam's bias correction.
-            # Adam's per-pixel step size; the L1 proximal step below uses the same one, so a
-            # pixel moves only while its (averaged) gradient is larger than ``weight``.
-            step_size = (lr / (1 - beta1**t)) / ((m2[active] / (1 - beta2**t)).sqrt() + eps)
-            update = current - step_size * m1[active]
+            finished = torch.ones(n, dtype=torch.bool, device=pixels.device)
+            finished[active] = False
+            frozen = delta[finished]
+            optimiser.step()
+            # Adam's momentum would keep moving the finished rows: put them back.
+            delta[finished] = frozen
+            update = delta[active]
             if distance == "l1":
-                # Proximal step of weight * |delta|_1: shrink towards zero, exact zeros below.
+                # Proximal step of weight * |delta|_1 with Adam's own per-pixel step size:
+                # shrink towards zero, exact zeros below, so a pixel moves only while its
+                # (averaged) gradient is larger than ``weight``.
+                step_size = _adam_step_size(optimiser, delta, active)
                 update = update.sign() * (update.abs() - step_size * weight).clamp_min(0)
             delta[active] = torch.maximum(torch.minimum(update, high[active]), low[active])
             started = first_valid[active]
@@ -415,121 +408,18 @@ def _optimise(
             active = active[~done]
     # Images that never became valid keep their last change.
     never = torch.isinf(best_size)
-    best[never] = delta[never]
+    best[never] = delta.detach()[never]
     return best, history[: int(taken.max()) if n else 0], taken
 
 
-def nearest_distance(
-    queries: torch.Tensor,
-    references: torch.Tensor,
-    *,
-    distance: str = "l1",
-    batch_size: int = 256,
+def _adam_step_size(
+    optimiser: torch.optim.Adam, parameter: torch.Tensor, rows: torch.Tensor
 ) -> torch.Tensor:
-    """Distance from each query image to its nearest reference image, in pixel units.
-
-    Parameters
-    ----------
-    queries : Tensor
-        ``[N, C, H, W]`` images in pixel units ([0, 1]).
-    references : Tensor
-        ``[M, C, H, W]`` images in pixel units, e.g. the training images of the target class.
-    distance : {"l1", "l2"}, default "l1"
-        The norm of the difference.
-    batch_size : int, default 256
-        Queries per distance matrix (bounds memory at ``batch_size * M`` floats).
-
-    Returns
-    -------
-    Tensor
-        ``[N]`` distance to the nearest reference.
-    """
-    check_choice(distance, DISTANCES, "distance")
-    check_positive_int(batch_size, "batch_size")
-    queries, references = as_tensor(queries, "queries"), as_tensor(references, "references")
-    if queries.shape[1:] != references.shape[1:] or queries.ndim != 4 or len(references) == 0:
-        raise ValueError(
-            f"queries [N, C, H, W] and references [M, C, H, W] must share C, H, W (and M > 0), "
-            f"got {tuple(queries.shape)} and {tuple(references.shape)}."
-        )
-    p = 1.0 if distance == "l1" else 2.0
-    flat_refs = references.flatten(1).float()
-    chunks = [
-        torch.cdist(batch.flatten(1).float(), flat_refs, p=p).min(dim=1).values
-        for batch in queries.split(batch_size)
-    ]
-    return torch.cat(chunks)
-
-
-def outline_mask(pixels: torch.Tensor, *, threshold: float = 0.05) -> torch.Tensor:
-    """The band along each object's outline: object pixels next to background and vice versa.
-
-    Parameters
-    ----------
-    pixels : Tensor
-        ``[N, 1, H, W]`` images in pixel units ([0, 1]) on a dark background.
-    threshold : float, default 0.05
-        Pixels brighter than this belong to the object.
-
-    Returns
-    -------
-    Tensor
-        Boolean ``[N, H, W]``: pixels within one step (8-neighbourhood) of the border between
-        object and background, on either side.
-    """
-    pixels = as_tensor(pixels, "pixels")
-    if pixels.ndim != 4 or pixels.shape[1] != 1:
-        raise ValueError(f"pixels must have shape [N, 1, H, W], got {tuple(pixels.shape)}.")
-    inside = (pixels > threshold).float()
-    near_inside = nn.functional.max_pool2d(inside, 3, stride=1, padding=1) > 0
-    near_outside = nn.functional.max_pool2d(1 - inside, 3, stride=1, padding=1) > 0
-    return (near_inside & near_outside)[:, 0]
-
-
-def nearest_in_class(
-    queries: torch.Tensor,
-    labels: torch.Tensor,
-    references: torch.Tensor,
-    reference_labels: torch.Tensor,
-    *,
-    distance: str = "l1",
-) -> torch.Tensor:
-    """Distance from each query to the nearest reference image *of the query's label*.
-
-    Parameters
-    ----------
-    queries : Tensor
-        ``[N, C, H, W]`` images in pixel units.
-    labels : Tensor
-        ``[N]`` the class to search in for each query (e.g. the counterfactual's target).
-    references : Tensor
-        ``[M, C, H, W]`` images in pixel units, e.g. the training set.
-    reference_labels : Tensor
-        ``[M]`` their labels.
-    distance : {"l1", "l2"}, default "l1"
-
-    Returns
-    -------
-    Tensor
-        ``[N]`` distances (pixel units).
-
-    Raises
-    ------
-    ValueError
-        If a query's label has no reference image.
-    """
-    labels = torch.as_tensor(labels).long()
-    reference_labels = torch.as_tensor(reference_labels).long()
-    if labels.shape != (len(queries),) or reference_labels.shape != (len(references),):
-        raise ValueError(
-            f"labels must have shape [{len(queries)}] and reference_labels [{len(references)}], "
-            f"got {tuple(labels.shape)} and {tuple(reference_labels.shape)}."
-        )
-    result = torch.empty(len(queries))
-    for label in labels.unique().tolist():
-        pool = references[reference_labels == label]
-        if len(pool) == 0:
-            raise ValueError(f"no reference image has label {label}.")
-        chosen = labels == label
-        result[chosen] = nearest_distance(queries[chosen], pool, distance=distance).cpu()
-    return result
+    # The factor by which Adam has just multiplied its first moment, per pixel of ``rows``:
+    # lr / (1 - beta1^t) / (sqrt(v / (1 - beta2^t)) + eps), as torch.optim.Adam computes it.
+    group = optimiser.param_groups[0]
+    state = optimiser.state[parameter]
+    t = float(state["step"])
+    beta1, beta2 = group["betas"]
+    denominator = (state["exp_avg_sq"][rows] / (1 - beta2**t)).sqrt() + group["eps"]
+    return (group["lr"] / (1 - beta1**t)) / denominator
