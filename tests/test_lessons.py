@@ -2,9 +2,9 @@
 
 The solution notebook is the experiment: the fixture executes it once per seed (papermill,
 ``SEED`` injected into its ``parameters`` cell) and every test reads the numbers it recorded
-with ``record(...)``. Seeds 1 and 2 mix fewer clothes into the denoisers' training data than
-the student's default (seed 0) to keep the module within its time budget; every claim of part 5
-holds there too.
+with ``record(...)``. Every seed runs the student's settings: with 6,000 instead of 12,000
+clothes in the denoisers' mix (a third less time per seed) the shuffled denoiser wins back only
+37 % of the gap on seeds 1 and 2, so the claim "most of the gap" needs the full mix.
 """
 
 from __future__ import annotations
@@ -15,10 +15,8 @@ from lesson_harness import every_record_asserted, lesson_fixture
 pytestmark = pytest.mark.lesson
 
 NOTEBOOK = "solution.ipynb"
-# 6,000 instead of 12,000 FashionMNIST training images: two thirds of the denoiser steps.
-SMALLER = {"FASHION_TRAIN_SIZE": 6_000}
 
-lesson = lesson_fixture(NOTEBOOK, parameters={1: SMALLER, 2: SMALLER})
+lesson = lesson_fixture(NOTEBOOK)
 
 
 # --------------------------------------------------------------------------- part 1
