@@ -41,7 +41,7 @@ import common
 import pandas as pd
 import papermill
 import torch
-from torch.utils.data import ConcatDataset, Dataset, Subset
+from torch.utils.data import Dataset, Subset
 
 from failure_modes import data
 from failure_modes.course.runner import execute
@@ -128,10 +128,6 @@ class StageTime:
 
 
 # --------------------------------------------------------------------------- data
-def _corruptions(p: Mapping[str, Any]) -> dict:
-    return {7: Pixel(), 4: Grid(amplitude=p["GRID_AMPLITUDE"])}
-
-
 def _fashion_subset(p: Mapping[str, Any], seed: int) -> Subset:
     """As many FashionMNIST training images as the notebook mixes in, drawn the way it does."""
     fashion = data.load_fashion_mnist(train=True)
@@ -148,37 +144,36 @@ def _denoiser_test_sets(p: Mapping[str, Any]) -> dict[str, Dataset]:
     return {name: Subset(s, range(min(size, len(s)))) for name, s in sets.items()}
 
 
+def _workload(
+    name: str, train: Dataset, test: Dataset, p: Mapping[str, Any], seed: int
+) -> Workload:
+    """``train``, ``test`` in MNIST's role: tainted as the notebook does; the denoisers' data."""
+    corruptions = {7: Pixel(), 4: Grid(amplitude=p["GRID_AMPLITUDE"])}
+    digits = image_tensors(train)
+    return Workload(
+        name=name,
+        train=train,
+        test=test,
+        tainted_train=taint_dataset(train, corruptions),
+        tainted_test=taint_dataset(test, corruptions),
+        denoiser_train={
+            "MNIST": digits,
+            "both": torch.cat([digits, image_tensors(_fashion_subset(p, seed))]),
+        },
+        denoiser_test=_denoiser_test_sets(p),
+    )
+
+
 def default_workload(p: Mapping[str, Any], seed: int) -> Workload:
     """The notebook's data: MNIST as found (offline: 4,000 / 1,000) and 12,000 FashionMNIST."""
     train, test = data.load_mnist(train=True), data.load_mnist(train=False)
-    both = ConcatDataset([train, _fashion_subset(p, seed)])
-    return Workload(
-        name=f"default data ({len(train):,} MNIST)",
-        train=train,
-        test=test,
-        tainted_train=taint_dataset(train, _corruptions(p)),
-        tainted_test=taint_dataset(test, _corruptions(p)),
-        denoiser_train={"MNIST": image_tensors(train), "both": image_tensors(both)},
-        denoiser_test=_denoiser_test_sets(p),
-    )
+    return _workload(f"default data ({len(train):,} MNIST)", train, test, p, seed)
 
 
 def full_size_workload(p: Mapping[str, Any], seed: int) -> Workload:
     """60,000 FashionMNIST training images in MNIST's role (its 4s and 7s get the artifacts)."""
     train, test = data.load_fashion_mnist(train=True), data.load_fashion_mnist(train=False)
-    stand_in = image_tensors(train)
-    return Workload(
-        name=f"full size ({len(train):,} FashionMNIST as MNIST)",
-        train=train,
-        test=test,
-        tainted_train=taint_dataset(train, _corruptions(p)),
-        tainted_test=taint_dataset(test, _corruptions(p)),
-        denoiser_train={
-            "MNIST": stand_in,
-            "both": torch.cat([stand_in, image_tensors(_fashion_subset(p, seed))]),
-        },
-        denoiser_test=_denoiser_test_sets(p),
-    )
+    return _workload(f"full size ({len(train):,} FashionMNIST as MNIST)", train, test, p, seed)
 
 
 def _share(n: int, fraction: float, minimum: int = 1) -> int:
