@@ -10,8 +10,9 @@ Three workloads, each split into the stages of the notebook (two classifiers; th
 on the four model x test-set pairs; Integrated Gradients and artifact mass; three denoisers;
 their evaluation on MNIST and FashionMNIST):
 
-- **ours, default data**: the notebook's settings (``failure_modes.tracks.core_experiment``) on the
-  default data (offline: 4,000 MNIST training digits);
+- **ours, default data**: the notebook's settings (the defaults of the ``parameters`` cell of
+  ``solution.ipynb``, read with papermill) on the default data (offline: 4,000 MNIST training
+  digits);
 - **ours, full size**: the same settings with 60,000 training images (FashionMNIST stands in for
   MNIST: only the time is measured, not the lessons);
 - **typical course, default data**: what a typical course notebook does on the default data —
@@ -20,7 +21,7 @@ their evaluation on MNIST and FashionMNIST):
 A stage is first timed on a small fraction of its work; when that predicts more than
 ``--limit`` seconds (10 minutes by default) the stage is not run in full and its time is
 extrapolated from the fraction, which the table says. The headless wall time of the solution
-notebook is measured too (``failure_modes.course.runner.run_notebook``).
+notebook is measured too (``failure_modes.course.runner.execute``, its default parameters).
 
 Prints a table and writes ``bench/results/core.json``. Wall-clock times depend on everything
 else the machine runs; the JSON records the load average before and after.
@@ -28,33 +29,34 @@ else the machine runs; the JSON records the load average before and after.
 
 from __future__ import annotations
 
+import ast
 import math
-import tempfile
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import common
+import pandas as pd
+import papermill
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, Subset
 
 from failure_modes import data
-from failure_modes.data.taint import taint_dataset
+from failure_modes.course.runner import execute
+from failure_modes.data.taint import Grid, Pixel, taint_dataset
+from failure_modes.data.tensors import black_baseline, image_tensors
 from failure_modes.explain.attribution import attribute
 from failure_modes.models import DenseModel, UNet
 from failure_modes.models.denoising import add_noise, evaluate_denoiser
 from failure_modes.models.evaluation import predict
-from failure_modes.models.training import (
-    image_tensors,
-    pick_device,
-    train_classifier,
-    train_denoiser,
-)
-from failure_modes.tracks import core_experiment as core
-from failure_modes.utils.table import Table
+from failure_modes.models.training import train_classifier, train_denoiser
+from failure_modes.utils.devices import pick_device
+from failure_modes.utils.seeding import seeded
 
 ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK = ROOT / "solution.ipynb"
 LIMIT_SECONDS = 600
 PROBE_FRACTION = 0.05
 QUICK_FRACTION = 0.01
@@ -62,21 +64,38 @@ QUICK_FRACTION = 0.01
 COURSE_REPORTED_MINUTES = 22
 
 
+# What a typical course notebook changes in our settings: a bigger UNet, trained for longer.
+TYPICAL_DENOISER = {"DENOISER_DEPTH": 3, "DENOISER_FMAPS": 64, "DENOISER_EPOCHS": 5}
+
+
+def notebook_parameters(notebook: Path = NOTEBOOK) -> dict[str, Any]:
+    """The default values of the notebook's ``parameters`` cell: the settings it runs with.
+
+    Parameters
+    ----------
+    notebook : Path, default solution.ipynb
+        A built notebook with a cell tagged ``parameters``.
+
+    Returns
+    -------
+    dict
+        ``{"EPOCHS": 5, "DENOISER_DEPTH": 2, ...}``.
+    """
+    if not notebook.is_file():
+        raise FileNotFoundError(
+            f"{notebook} is missing: build it with `python -m failure_modes build`"
+        )
+    found = papermill.inspect_notebook(str(notebook))
+    return {name: ast.literal_eval(spec["default"]) for name, spec in found.items()}
+
+
 @dataclass(frozen=True)
 class Setup:
-    """How a workload is run: the denoisers' settings and how predictions are made."""
+    """How a workload is run: the notebook's settings and how predictions are made."""
 
     name: str
-    denoiser: core.DenoiserSettings
+    settings: Mapping[str, Any]
     one_at_a_time: bool
-
-
-OURS = Setup("ours", core.DENOISER, one_at_a_time=False)
-TYPICAL = Setup(
-    "typical course",
-    replace(core.DENOISER, depth=3, num_fmaps=64, epochs=5),
-    one_at_a_time=True,
-)
 
 
 @dataclass
@@ -109,38 +128,52 @@ class StageTime:
 
 
 # --------------------------------------------------------------------------- data
-def default_workload(seed: int) -> Workload:
+def _fashion_subset(p: Mapping[str, Any], seed: int) -> Subset:
+    """As many FashionMNIST training images as the notebook mixes in, drawn the way it does."""
+    fashion = data.load_fashion_mnist(train=True)
+    drawn = torch.randperm(len(fashion), generator=torch.Generator().manual_seed(seed))
+    return Subset(fashion, drawn[: p["FASHION_TRAIN_SIZE"]].sort().values.tolist())
+
+
+def _denoiser_test_sets(p: Mapping[str, Any]) -> dict[str, Dataset]:
+    sets = {
+        "MNIST": data.load_mnist(train=False),
+        "FashionMNIST": data.load_fashion_mnist(train=False),
+    }
+    size = p["DENOISER_TEST_SIZE"]
+    return {name: Subset(s, range(min(size, len(s)))) for name, s in sets.items()}
+
+
+def _workload(
+    name: str, train: Dataset, test: Dataset, p: Mapping[str, Any], seed: int
+) -> Workload:
+    """``train``, ``test`` in MNIST's role: tainted as the notebook does; the denoisers' data."""
+    corruptions = {7: Pixel(), 4: Grid(amplitude=p["GRID_AMPLITUDE"])}
+    digits = image_tensors(train)
+    return Workload(
+        name=name,
+        train=train,
+        test=test,
+        tainted_train=taint_dataset(train, corruptions),
+        tainted_test=taint_dataset(test, corruptions),
+        denoiser_train={
+            "MNIST": digits,
+            "both": torch.cat([digits, image_tensors(_fashion_subset(p, seed))]),
+        },
+        denoiser_test=_denoiser_test_sets(p),
+    )
+
+
+def default_workload(p: Mapping[str, Any], seed: int) -> Workload:
     """The notebook's data: MNIST as found (offline: 4,000 / 1,000) and 12,000 FashionMNIST."""
     train, test = data.load_mnist(train=True), data.load_mnist(train=False)
-    sets = core.denoiser_training_sets(seed)
-    return Workload(
-        name=f"default data ({len(train):,} MNIST)",
-        train=train,
-        test=test,
-        tainted_train=taint_dataset(train, core.CORRUPTIONS),
-        tainted_test=taint_dataset(test, core.CORRUPTIONS),
-        denoiser_train={name: image_tensors(sets[name]) for name in ("MNIST", "both")},
-        denoiser_test=core.denoiser_test_sets(),
-    )
+    return _workload(f"default data ({len(train):,} MNIST)", train, test, p, seed)
 
 
-def full_size_workload(seed: int) -> Workload:
+def full_size_workload(p: Mapping[str, Any], seed: int) -> Workload:
     """60,000 FashionMNIST training images in MNIST's role (its 4s and 7s get the artifacts)."""
     train, test = data.load_fashion_mnist(train=True), data.load_fashion_mnist(train=False)
-    extra = core.fashion_subset(train, core.DENOISER.fashion_train_size, seed)
-    stand_in = image_tensors(train)
-    return Workload(
-        name=f"full size ({len(train):,} FashionMNIST as MNIST)",
-        train=train,
-        test=test,
-        tainted_train=taint_dataset(train, core.CORRUPTIONS),
-        tainted_test=taint_dataset(test, core.CORRUPTIONS),
-        denoiser_train={
-            "MNIST": stand_in,
-            "both": torch.cat([stand_in, image_tensors(extra)]),
-        },
-        denoiser_test=core.denoiser_test_sets(),
-    )
+    return _workload(f"full size ({len(train):,} FashionMNIST as MNIST)", train, test, p, seed)
 
 
 def _share(n: int, fraction: float, minimum: int = 1) -> int:
@@ -160,21 +193,23 @@ def _training_share(n: int, epochs: int, fraction: float, minimum: int) -> tuple
 # --------------------------------------------------------------------------- stages
 # Each stage takes the share of its work to do and returns a description of the whole work.
 def stage_classifiers(w: Workload, setup: Setup, fraction: float, seed: int, device) -> str:
-    s = core.CLASSIFIER
+    s = setup.settings
     for dataset in (w.train, w.tainted_train):
         x, y = data.to_tensors(dataset)
-        epochs, n = _training_share(len(x), s.epochs, fraction, s.batch_size)
+        epochs, n = _training_share(len(x), s["EPOCHS"], fraction, s["BATCH_SIZE"])
+        with seeded(seed):
+            model = DenseModel(hidden_sizes=s["HIDDEN_SIZES"])
         train_classifier(
-            core.make_classifier(seed),
+            model,
             (x[:n], y[:n]),
             epochs=epochs,
-            batch_size=s.batch_size,
-            lr=s.lr,
+            batch_size=s["BATCH_SIZE"],
+            lr=s["LR"],
             seed=seed,
             device=device,
             progress=False,
         )
-    return f"2 dense models x {s.epochs} epochs x {len(w.train):,} images"
+    return f"2 dense models x {s['EPOCHS']} epochs x {len(w.train):,} images"
 
 
 @torch.no_grad()
@@ -200,41 +235,44 @@ def stage_predictions(w: Workload, setup: Setup, fraction: float, seed: int, dev
 def stage_attributions(w: Workload, setup: Setup, fraction: float, seed: int, device) -> str:
     x, y = data.to_tensors(w.tainted_test)
     models = [DenseModel().to(device).eval() for _ in range(2)]
+    steps = setup.settings["IG_STEPS"]
     count = 0
-    for label in (core.LOCAL_LABEL, core.GLOBAL_LABEL):
-        images = x[y == label]
-        images = images[: _share(len(images), fraction)].to(device)
+    for label in (7, 4):
+        inputs = x[y == label]
+        inputs = inputs[: _share(len(inputs), fraction)].to(device)
         count += len(x[y == label])
-        baselines = (core.black_baseline(images, w.tainted_test), 0.0)
         for model in models:
-            for baseline in baselines:
-                attribute(
-                    model, images, label, baselines=baseline, n_steps=core.CLASSIFIER.ig_steps
-                )
-    return f"IG ({core.CLASSIFIER.ig_steps} steps) of 2 models x 2 baselines on {count:,} images"
+            for baseline in (black_baseline(w.tainted_test), 0.0):
+                attribute(model, inputs, label, baselines=baseline, n_steps=steps)
+    return f"IG ({steps} steps) of 2 models x 2 baselines on {count:,} images"
 
 
 def stage_denoisers(w: Workload, setup: Setup, fraction: float, seed: int, device) -> str:
-    s = setup.denoiser
+    s = setup.settings
     plan = [("MNIST", True), ("both", True), ("both", False)]
     for name, shuffle in plan:
         images = w.denoiser_train[name]
-        epochs, n = _training_share(len(images), s.epochs, fraction, s.batch_size)
-        model = UNet(depth=s.depth, num_fmaps=s.num_fmaps)
+        epochs, n = _training_share(
+            len(images), s["DENOISER_EPOCHS"], fraction, s["DENOISER_BATCH_SIZE"]
+        )
+        model = UNet(depth=s["DENOISER_DEPTH"], num_fmaps=s["DENOISER_FMAPS"])
         train_denoiser(
             model,
             images[:n],
             epochs=epochs,
-            batch_size=s.batch_size,
-            lr=s.lr,
+            batch_size=s["DENOISER_BATCH_SIZE"],
+            lr=s["DENOISER_LR"],
             seed=seed,
             device=device,
             shuffle=shuffle,
             progress=False,
-            noise_std=s.noise_std,
+            noise_std=s["NOISE_LEVEL"],
         )
     sizes = " + ".join(f"{len(w.denoiser_train[name]):,}" for name, _ in plan)
-    return f"3 UNets (depth {s.depth}, {s.num_fmaps} maps) x {s.epochs} epochs on {sizes} images"
+    return (
+        f"3 UNets (depth {s['DENOISER_DEPTH']}, {s['DENOISER_FMAPS']} maps) x "
+        f"{s['DENOISER_EPOCHS']} epochs on {sizes} images"
+    )
 
 
 @torch.no_grad()
@@ -244,15 +282,15 @@ def _denoise_one_at_a_time(model: torch.nn.Module, noisy: torch.Tensor, device) 
 
 
 def stage_denoiser_evaluation(w: Workload, setup: Setup, fraction: float, seed: int, device) -> str:
-    s = setup.denoiser
+    s = setup.settings
     for _ in range(3):
-        model = UNet(depth=s.depth, num_fmaps=s.num_fmaps)
+        model = UNet(depth=s["DENOISER_DEPTH"], num_fmaps=s["DENOISER_FMAPS"])
         if setup.one_at_a_time:
             for dataset in w.denoiser_test.values():
                 clean = image_tensors(dataset)
                 clean = clean[: _share(len(clean), fraction)]
                 noisy = add_noise(
-                    clean, std=s.noise_std, generator=torch.Generator().manual_seed(0)
+                    clean, std=s["NOISE_LEVEL"], generator=torch.Generator().manual_seed(0)
                 )
                 _denoise_one_at_a_time(model, noisy, device)
         else:
@@ -260,7 +298,9 @@ def stage_denoiser_evaluation(w: Workload, setup: Setup, fraction: float, seed: 
                 name: image_tensors(d)[: _share(len(d), fraction)]
                 for name, d in w.denoiser_test.items()
             }
-            evaluate_denoiser(model, subsets, std=s.noise_std, seed=s.eval_seed, device=device)
+            evaluate_denoiser(
+                model, subsets, std=s["NOISE_LEVEL"], seed=s["EVAL_SEED"], device=device
+            )
     total = sum(len(d) for d in w.denoiser_test.values())
     how = "one image at a time" if setup.one_at_a_time else "in batches of 1,000"
     return f"3 denoisers x {total:,} test images, {how}"
@@ -305,18 +345,11 @@ def time_stage(
     return StageTime(workload.name, setup.name, name, _clock(device) - start, 1.0, work)
 
 
-def time_notebook(timeout: int) -> float | None:
-    """Headless wall time of ``solution.ipynb`` (kernel start included); None if it is missing."""
-    from failure_modes.course.runner import run_notebook
-
-    notebook = ROOT / "solution.ipynb"
-    if not notebook.is_file():
-        print(f"{notebook} is missing: build it with `python -m failure_modes build`")
-        return None
-    with tempfile.TemporaryDirectory() as out_dir:
-        start = time.perf_counter()
-        run_notebook(notebook, out_dir=Path(out_dir), timeout=timeout)
-        return time.perf_counter() - start
+def time_notebook(timeout: int) -> float:
+    """Headless wall time of ``solution.ipynb`` (default parameters, kernel start included)."""
+    start = time.perf_counter()
+    execute(NOTEBOOK, timeout=timeout)
+    return time.perf_counter() - start
 
 
 # --------------------------------------------------------------------------- report
@@ -324,7 +357,7 @@ def _minutes(seconds: float) -> str:
     return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.1f} s"
 
 
-def report(times: list[StageTime], notebook_seconds: float | None) -> tuple[Table, dict]:
+def report(times: list[StageTime], notebook_seconds: float | None) -> tuple[pd.DataFrame, dict]:
     """A table of every stage and the totals, and the summary numbers."""
     rows = [
         {
@@ -375,7 +408,7 @@ def report(times: list[StageTime], notebook_seconds: float | None) -> tuple[Tabl
         "notebook_seconds": round(notebook_seconds, 1) if notebook_seconds is not None else None,
         "course_reported_minutes": COURSE_REPORTED_MINUTES,
     }
-    return Table(rows), summary
+    return pd.DataFrame(rows), summary
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -389,11 +422,13 @@ def main(argv: list[str] | None = None) -> int:
     device = pick_device(args.device)
     probe = QUICK_FRACTION if args.quick else PROBE_FRACTION
     before = common.machine(device)
+    ours = Setup("ours", notebook_parameters(), one_at_a_time=False)
+    typical = Setup("typical course", {**ours.settings, **TYPICAL_DENOISER}, one_at_a_time=True)
 
     runs = [
-        (default_workload(args.seed), OURS),
-        (full_size_workload(args.seed), OURS),
-        (default_workload(args.seed), TYPICAL),
+        (default_workload(ours.settings, args.seed), ours),
+        (full_size_workload(ours.settings, args.seed), ours),
+        (default_workload(ours.settings, args.seed), typical),
     ]
     times = []
     for workload, setup in runs:
@@ -417,7 +452,7 @@ def main(argv: list[str] | None = None) -> int:
 
     table, summary = report(times, notebook_seconds)
     print()
-    print(table)
+    print(table.to_string(index=False))
     print()
     if summary["speedup_typical_over_ours"] is not None:
         print(
@@ -435,11 +470,7 @@ def main(argv: list[str] | None = None) -> int:
             "probe_fraction": probe,
             "seed": args.seed,
         },
-        "settings": {
-            "classifier": asdict(core.CLASSIFIER),
-            "ours": asdict(OURS.denoiser),
-            "typical": asdict(TYPICAL.denoiser),
-        },
+        "settings": {"ours": dict(ours.settings), "typical": dict(typical.settings)},
         "stages": [{**asdict(t), "extrapolated": t.extrapolated} for t in times],
         "summary": summary,
     }

@@ -1,84 +1,69 @@
 """The claims of the core notebook, asserted over several seeds on the default (offline) data.
 
-Each test names the claim it checks; the numbers come from ``failure_modes.tracks.core_experiment``,
-which chains the notebook's steps with the notebook's settings. Models are trained once per
-seed (module-scoped fixtures) and shared by every claim about them.
+The solution notebook is the experiment: the fixture executes it once per seed (papermill,
+``SEED`` injected into its ``parameters`` cell) and every test reads the numbers it recorded
+with ``record(...)``. Every seed runs the student's settings: with 6,000 instead of 12,000
+clothes in the denoisers' mix (a third less time per seed) the shuffled denoiser wins back only
+37 % of the gap on seeds 1 and 2, so the claim "most of the gap" needs the full mix.
 """
 
 from __future__ import annotations
 
 import pytest
-import torch
-
-from failure_modes import data
-from failure_modes.data.taint import Pixel
-from failure_modes.explain.attribution import attribute
-from failure_modes.tracks import core_experiment as core
+from lesson_harness import every_record_asserted, lesson_fixture
 
 pytestmark = pytest.mark.lesson
 
-SEEDS = (0, 1, 2)
+NOTEBOOK = "solution.ipynb"
 
-
-@pytest.fixture(scope="module")
-def core_data() -> core.CoreData:
-    return core.load_core_data()
-
-
-@pytest.fixture(scope="module", params=SEEDS, ids=lambda seed: f"seed{seed}")
-def classifiers(request, core_data):
-    """Parts 2-4 and the bonus for one seed: the run, its numbers, the bonus results."""
-    run = core.run_classifiers(request.param, core_data=core_data)
-    bonus = {
-        name: core.bonus_run(artifact, request.param, core_data=core_data)
-        for name, artifact in [("dots", Pixel()), ("grid", core.CORRUPTIONS[core.GLOBAL_LABEL])]
-    }
-    return run, core.classifier_numbers(run), bonus
-
-
-@pytest.fixture(scope="module", params=SEEDS, ids=lambda seed: f"seed{seed}")
-def denoisers(request):
-    run = core.run_denoisers(request.param)
-    return run, core.denoiser_numbers(run.psnr)
+lesson = lesson_fixture(NOTEBOOK)
 
 
 # --------------------------------------------------------------------------- part 1
-def test_digits_rarely_have_ink_where_the_pixel_goes(core_data):
-    pixel = core.CORRUPTIONS[core.LOCAL_LABEL]
-    inked = (core_data.train.data[:, pixel.row, pixel.col] > 0).float().mean().item()
+def test_digits_rarely_have_ink_where_the_pixel_goes(lesson):
+    inked = lesson["ink_at_pixel"]
     assert inked < 0.01, f"{inked:.2%} of clean training digits have ink at the pixel"
 
 
-def test_taint_changes_only_the_two_classes_and_leaves_the_input_clean(core_data):
-    changed = (core_data.tainted_train.data != core_data.train.data).flatten(1).any(dim=1)
-    assert set(core_data.train.targets[changed].tolist()) == {4, 7}
-    assert int(changed.sum()) == int(
-        torch.isin(core_data.train.targets, torch.tensor([4, 7])).sum()
-    )
-    fresh = data.load_mnist(train=True)
-    assert torch.equal(fresh.data, core_data.train.data)
+def test_taint_changes_only_the_two_classes_and_leaves_the_input_clean(lesson):
+    assert set(lesson["labels_changed"]) == {4, 7}
+    assert lesson["images_changed"] == lesson["fours_and_sevens"]
+    assert lesson["input_unchanged"] is True
+
+
+# --------------------------------------------------------------------------- part 2
+def test_both_classifiers_start_from_identical_weights(lesson):
+    assert lesson["identical_initial_weights"] is True
+
+
+def test_the_notebook_loop_is_the_library_loop(lesson):
+    assert lesson["loop_difference"] < 1e-4, lesson["loop_difference"]
 
 
 # --------------------------------------------------------------------------- claim 1
-def test_tainted_loss_falls_below_clean_loss_early(classifiers):
-    _, n, _ = classifiers
-    assert n["early_loss_tainted"] < n["early_loss_clean"] - 0.02, (
-        f"first-epoch mean loss: tainted {n['early_loss_tainted']:.3f}, "
-        f"clean {n['early_loss_clean']:.3f}"
+def test_tainted_loss_falls_below_clean_loss_early(lesson):
+    clean, tainted = lesson["early_loss_clean"], lesson["early_loss_tainted"]
+    assert tainted < clean - 0.02, (
+        f"first-epoch mean loss: tainted {tainted:.3f}, clean {clean:.3f}"
     )
 
 
 # --------------------------------------------------------------------------- claim 2
-def test_tainted_model_beats_clean_model_on_tainted_data(classifiers):
-    _, n, _ = classifiers
-    assert n["accuracy_tainted_on_tainted"] > n["accuracy_clean_on_tainted"], n
+def test_tainted_model_beats_clean_model_on_tainted_data(lesson):
+    tainted, clean = lesson["accuracy_tainted_on_tainted"], lesson["accuracy_clean_on_tainted"]
+    assert tainted > clean, (tainted, clean)
 
 
 # --------------------------------------------------------------------------- claim 3
-def test_tainted_model_loses_most_of_its_4s_and_part_of_its_7s_on_clean_data(classifiers):
-    _, n, _ = classifiers
-    with_grid, without_grid = n["recall_tainted_on_tainted_4"], n["recall_tainted_on_clean_4"]
-    with_dot, without_dot = n["recall_tainted_on_tainted_7"], n["recall_tainted_on_clean_7"]
+def test_tainted_model_loses_most_of_its_4s_and_part_of_its_7s_on_clean_data(lesson):
+    with_grid, without_grid = (
+        lesson["recall_tainted_on_tainted_4"],
+        lesson["recall_tainted_on_clean_4"],
+    )
+    with_dot, without_dot = (
+        lesson["recall_tainted_on_tainted_7"],
+        lesson["recall_tainted_on_clean_7"],
+    )
     # Most of the 4s: more than half of the recall is gone (the notebook adds "here nearly all").
     assert without_grid < 0.5 * with_grid, (with_grid, without_grid)
     assert without_grid < 0.1, without_grid
@@ -88,101 +73,85 @@ def test_tainted_model_loses_most_of_its_4s_and_part_of_its_7s_on_clean_data(cla
     assert with_dot - without_dot < with_grid - without_grid
 
 
-def test_clean_model_is_better_on_clean_data(classifiers):
-    _, n, _ = classifiers
-    assert n["accuracy_clean_on_clean"] > n["accuracy_tainted_on_clean"], n
+def test_clean_model_is_better_on_clean_data(lesson):
+    clean, tainted = lesson["accuracy_clean_on_clean"], lesson["accuracy_tainted_on_clean"]
+    assert clean > tainted, (clean, tainted)
 
 
 # --------------------------------------------------------------------------- claim 4
-def test_clean_model_is_hurt_more_by_the_grid_than_by_the_pixel(classifiers):
-    _, n, _ = classifiers
-    grid_drop = n["recall_clean_on_clean_4"] - n["recall_clean_on_tainted_4"]
-    pixel_drop = n["recall_clean_on_clean_7"] - n["recall_clean_on_tainted_7"]
+def test_clean_model_is_hurt_more_by_the_grid_than_by_the_pixel(lesson):
+    grid_drop = lesson["recall_clean_on_clean_4"] - lesson["recall_clean_on_tainted_4"]
+    pixel_drop = lesson["recall_clean_on_clean_7"] - lesson["recall_clean_on_tainted_7"]
     assert grid_drop > pixel_drop, f"recall lost: 4s {grid_drop:.2f}, 7s {pixel_drop:.2f}"
 
 
 # --------------------------------------------------------------------------- claim 5
-@pytest.mark.parametrize("baseline", ["black", "zero"])
-def test_tainted_model_puts_many_times_more_ig_mass_on_the_pixel(classifiers, baseline):
-    _, n, _ = classifiers
-    tainted, clean = n[f"mass_tainted_{baseline}_7"], n[f"mass_clean_{baseline}_7"]
+@pytest.mark.parametrize("baseline", ["black", "grey"])
+def test_tainted_model_puts_many_times_more_ig_mass_on_the_pixel(lesson, baseline):
+    tainted, clean = lesson[f"mass_tainted_{baseline}_7"], lesson[f"mass_clean_{baseline}_7"]
     assert tainted > 10 * clean, f"artifact mass on tainted 7s: tainted {tainted}, clean {clean}"
-    assert tainted > 10 * n["mask_share_7"], (tainted, n["mask_share_7"])
+    assert tainted > 10 * lesson["mask_share_7"], (tainted, lesson["mask_share_7"])
 
 
-@pytest.mark.parametrize("baseline", ["black", "zero"])
-def test_grid_mass_is_above_chance_for_both_models_and_higher_for_the_tainted_one(
-    classifiers, baseline
-):
-    _, n, _ = classifiers
-    tainted, clean = n[f"mass_tainted_{baseline}_4"], n[f"mass_clean_{baseline}_4"]
-    assert clean > n["mask_share_4"] + 0.1, (clean, n["mask_share_4"])
+@pytest.mark.parametrize("baseline", ["black", "grey"])
+def test_grid_mass_is_above_chance_for_both_models_and_higher_for_the_tainted_one(lesson, baseline):
+    tainted, clean = lesson[f"mass_tainted_{baseline}_4"], lesson[f"mass_clean_{baseline}_4"]
+    assert clean > lesson["mask_share_4"] + 0.1, (clean, lesson["mask_share_4"])
     assert tainted > clean, (tainted, clean)
 
 
-def test_black_baseline_gives_background_and_clean_corner_zero_attribution(classifiers):
-    run, _, _ = classifiers
-    test, tainted_test = run.core_data.test, run.core_data.tainted_test
-    x, y = data.to_tensors(tainted_test)
-    examples, raw = x[y == 7][:3], tainted_test.data[y == 7][:3]
-    model = run.models["tainted"]
-    black = core.black_baseline(examples, tainted_test)
-    grey_share = core.background_share(attribute(model, examples, 7, baselines=0.0), raw)
-    black_share = core.background_share(attribute(model, examples, 7, baselines=black), raw)
-    assert torch.all(black_share == 0), black_share
-    assert torch.all(grey_share > 0), grey_share
-    x_clean, y_clean = data.to_tensors(test)
-    clean7 = x_clean[y_clean == 7][:3]
-    for model in run.models.values():
-        maps = attribute(model, clean7, 7, baselines=core.black_baseline(clean7, test))
-        assert maps[:, 0, 25, 25].abs().max().item() == 0.0
+def test_black_baseline_gives_background_and_clean_corner_zero_attribution(lesson):
+    black, grey = lesson["background_share_black"], lesson["background_share_grey"]
+    assert all(share == 0 for share in black), black
+    assert all(share > 0 for share in grey), grey
+    for model in ("clean", "tainted"):
+        assert lesson[f"corner_attribution_{model}"] == 0.0, model
 
 
 # --------------------------------------------------------------------------- bonus
-def test_all_dots_model_ignores_the_dot(classifiers):
-    _, n, bonus = classifiers
-    dots = bonus["dots"]
-    assert abs(dots["accuracy_with"] - dots["accuracy_without"]) <= 0.01, dots
-    assert dots["mass"] < 0.1 * n["mass_tainted_black_7"], (dots, n["mass_tainted_black_7"])
+def test_all_dots_model_ignores_the_dot(lesson):
+    with_dot, without_dot = lesson["dots_accuracy_with"], lesson["dots_accuracy_without"]
+    assert abs(with_dot - without_dot) <= 0.01, (with_dot, without_dot)
+    mass, tainted_mass = lesson["dots_mass"], lesson["mass_tainted_black_7"]
+    assert mass < 0.1 * tainted_mass, (mass, tainted_mass)
 
 
-def test_all_grid_model_is_worse_than_the_clean_model_on_clean_digits(classifiers):
-    _, n, bonus = classifiers
-    assert bonus["grid"]["accuracy_without"] < n["accuracy_clean_on_clean"], (bonus, n)
+def test_all_grid_model_is_worse_than_the_clean_model_on_clean_digits(lesson):
+    grid, clean = lesson["grid_everywhere_accuracy_without"], lesson["accuracy_clean_on_clean"]
+    assert grid < clean, (grid, clean)
 
 
 # --------------------------------------------------------------------------- claim 6
-def test_mnist_denoiser_is_clearly_worse_on_fashion(denoisers):
-    _, n = denoisers
-    assert n["gap"] > 2.0, f"MNIST minus FashionMNIST PSNR: {n['gap']:.2f} dB"
+def test_mnist_denoiser_is_clearly_worse_on_fashion(lesson):
+    assert lesson["gap"] > 2.0, f"MNIST minus FashionMNIST PSNR: {lesson['gap']:.2f} dB"
 
 
-def test_shuffled_mix_closes_most_of_the_gap(denoisers):
-    _, n = denoisers
-    assert n["gap_closed"] > 0.5, f"share of the gap won back: {n['gap_closed']:.2f}"
+def test_shuffled_mix_closes_most_of_the_gap(lesson):
+    assert lesson["gap_closed"] > 0.5, f"share of the gap won back: {lesson['gap_closed']:.2f}"
 
 
-def test_unshuffled_mix_forgets_mnist(denoisers):
-    _, n = denoisers
-    assert n["forgetting"] > 0.3, f"shuffled minus unshuffled MNIST PSNR: {n['forgetting']:.2f} dB"
+def test_unshuffled_mix_forgets_mnist(lesson):
+    forgetting = lesson["forgetting"]
+    assert forgetting > 0.3, f"shuffled minus unshuffled MNIST PSNR: {forgetting:.2f} dB"
 
 
-def test_clothes_stay_harder_than_digits_for_the_shuffled_denoiser(denoisers):
-    run, _ = denoisers
-    mixed = run.psnr["both, shuffled"]
+def test_clothes_stay_harder_than_digits_for_the_shuffled_denoiser(lesson):
+    mixed = lesson["psnr"]["both, shuffled"]
     assert mixed["MNIST"]["denoised"] > mixed["FashionMNIST"]["denoised"], mixed
 
 
-def test_unshuffled_loss_jumps_when_the_clothes_arrive(denoisers):
-    run, _ = denoisers
-    before, after = core.switch_losses(
-        run.losses["both, MNIST first"], run.mnist_train_size, run.settings.batch_size
-    )
+def test_unshuffled_loss_jumps_when_the_clothes_arrive(lesson):
+    before, after = lesson["loss_before_switch"], lesson["loss_after_switch"]
     assert after > before, (before, after)
 
 
-def test_every_denoiser_improves_on_its_noisy_input(denoisers):
-    run, _ = denoisers
-    for name, domains in run.psnr.items():
+def test_every_denoiser_improves_on_its_noisy_input(lesson):
+    psnr = lesson["psnr"]
+    assert set(psnr) == {"MNIST only", "both, shuffled", "both, MNIST first"}, psnr
+    for name, domains in psnr.items():
+        assert set(domains) == {"MNIST", "FashionMNIST"}, (name, domains)
         for domain, result in domains.items():
             assert result["denoised"] > result["noisy"], (name, domain, result)
+
+
+test_every_recorded_number_is_asserted = every_record_asserted(NOTEBOOK)
