@@ -9,49 +9,22 @@ The public names of four modules, in one place (the README's ``failure_modes.att
 - :mod:`~failure_modes.explain.randomization`: the model-parameter randomisation check.
 """
 
-from __future__ import annotations
+# The facade re-exports each module's public names; the lists live in the modules.
+from failure_modes.explain import (
+    comparison as _comparison,
+)
+from failure_modes.explain import (
+    methods as _methods,
+)
+from failure_modes.explain import (
+    randomization as _randomization,
+)
+from failure_modes.explain import (
+    scores as _scores,
+)
+from failure_modes.explain.comparison import *  # noqa: F403
+from failure_modes.explain.methods import *  # noqa: F403
+from failure_modes.explain.randomization import *  # noqa: F403
+from failure_modes.explain.scores import *  # noqa: F403
 
-from failure_modes.explain.comparison import MethodComparison, compare_methods
-from failure_modes.explain.methods import (
-    METHODS,
-    ROWS_PER_PASS,
-    Method,
-    accepts_baselines,
-    attribute,
-    default_batch_size,
-)
-from failure_modes.explain.randomization import (
-    parameter_layers,
-    randomize_layers,
-    rank_correlation,
-    structural_similarity,
-)
-from failure_modes.explain.scores import (
-    artifact_mass,
-    chance_level,
-    mask_share,
-    pointing_game,
-    relevance,
-    relevance_rank_accuracy,
-)
-
-__all__ = [
-    "Method",
-    "METHODS",
-    "ROWS_PER_PASS",
-    "default_batch_size",
-    "attribute",
-    "artifact_mass",
-    "mask_share",
-    "relevance",
-    "chance_level",
-    "relevance_rank_accuracy",
-    "pointing_game",
-    "accepts_baselines",
-    "MethodComparison",
-    "compare_methods",
-    "parameter_layers",
-    "randomize_layers",
-    "rank_correlation",
-    "structural_similarity",
-]
+__all__ = [*_methods.__all__, *_scores.__all__, *_comparison.__all__, *_randomization.__all__]

@@ -12,33 +12,18 @@ and :mod:`~failure_modes.plotting.curves` (losses, ROC, risk-coverage); every pu
 here too.
 """
 
-from __future__ import annotations
-
-from failure_modes.plotting.confusion import plot_confusion, plot_confusions
-from failure_modes.plotting.curves import (
-    plot_losses,
-    plot_risk_coverage,
-    plot_roc,
-    plot_roc_from_scores,
+# The facade re-exports each module's public names; the lists live in the modules.
+from failure_modes.plotting import (
+    confusion as _confusion,
 )
-from failure_modes.plotting.images import (
-    ATTRIBUTION_CMAP,
-    plot_attribution,
-    plot_attributions,
-    plot_denoising,
-    plot_images,
+from failure_modes.plotting import (
+    curves as _curves,
 )
+from failure_modes.plotting import (
+    images as _images,
+)
+from failure_modes.plotting.confusion import *  # noqa: F403
+from failure_modes.plotting.curves import *  # noqa: F403
+from failure_modes.plotting.images import *  # noqa: F403
 
-__all__ = [
-    "ATTRIBUTION_CMAP",
-    "plot_confusion",
-    "plot_confusions",
-    "plot_losses",
-    "plot_images",
-    "plot_attribution",
-    "plot_attributions",
-    "plot_denoising",
-    "plot_roc",
-    "plot_roc_from_scores",
-    "plot_risk_coverage",
-]
+__all__ = [*_images.__all__, *_confusion.__all__, *_curves.__all__]

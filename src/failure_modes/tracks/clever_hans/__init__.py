@@ -27,57 +27,44 @@ opacities) live in the notebook's ``parameters`` cell; the thresholds that defin
 here.
 """
 
+# The facade re-exports each module's public names; the lists live in the modules.
 from failure_modes.data.tensors import black_baseline
-from failure_modes.tracks.clever_hans.behaviour import (
-    EXPLOIT_DROP,
-    FLIP_THRESHOLD,
-    behavioural_test,
+from failure_modes.tracks.clever_hans import (
+    behaviour as _behaviour,
 )
-from failure_modes.tracks.clever_hans.cues import RemoveRamp, augment, random_lightness, with_images
-from failure_modes.tracks.clever_hans.explanations import (
-    LOCAL_SHARE,
-    MASS_FACTOR,
-    explain_inputs,
-    explain_local,
-    flag_rates,
+from failure_modes.tracks.clever_hans import (
+    cues as _cues,
 )
-from failure_modes.tracks.clever_hans.randomization import (
-    randomization_check,
-    rank_correlation_within,
+from failure_modes.tracks.clever_hans import (
+    explanations as _explanations,
 )
-from failure_modes.tracks.clever_hans.report import compare_models, shortcut_report, wide
-from failure_modes.tracks.clever_hans.sweep import visibility_sweep
-from failure_modes.tracks.clever_hans.zoo import (
-    check_aligned,
-    sweep_watermark,
-    tainted_index,
-    train_dense,
-    zoo,
+from failure_modes.tracks.clever_hans import (
+    randomization as _randomization,
 )
+from failure_modes.tracks.clever_hans import (
+    report as _report,
+)
+from failure_modes.tracks.clever_hans import (
+    sweep as _sweep,
+)
+from failure_modes.tracks.clever_hans import (
+    zoo as _zoo,
+)
+from failure_modes.tracks.clever_hans.behaviour import *  # noqa: F403
+from failure_modes.tracks.clever_hans.cues import *  # noqa: F403
+from failure_modes.tracks.clever_hans.explanations import *  # noqa: F403
+from failure_modes.tracks.clever_hans.randomization import *  # noqa: F403
+from failure_modes.tracks.clever_hans.report import *  # noqa: F403
+from failure_modes.tracks.clever_hans.sweep import *  # noqa: F403
+from failure_modes.tracks.clever_hans.zoo import *  # noqa: F403
 
 __all__ = [
-    "EXPLOIT_DROP",
-    "FLIP_THRESHOLD",
-    "LOCAL_SHARE",
-    "MASS_FACTOR",
-    "RemoveRamp",
-    "augment",
-    "behavioural_test",
+    *_zoo.__all__,
+    *_cues.__all__,
+    *_behaviour.__all__,
+    *_explanations.__all__,
+    *_report.__all__,
+    *_randomization.__all__,
+    *_sweep.__all__,
     "black_baseline",
-    "check_aligned",
-    "compare_models",
-    "explain_inputs",
-    "explain_local",
-    "flag_rates",
-    "random_lightness",
-    "randomization_check",
-    "rank_correlation_within",
-    "shortcut_report",
-    "sweep_watermark",
-    "tainted_index",
-    "train_dense",
-    "visibility_sweep",
-    "wide",
-    "with_images",
-    "zoo",
 ]

@@ -14,44 +14,18 @@ predictions are likely wrong:
 Every public name of the three modules is importable from here.
 """
 
-from failure_modes.tracks.error_detection.conductance import (
-    INTEGRATION_RULES,
-    layer_conductance,
-    max_softmax,
+# The facade re-exports each module's public names; the lists live in the modules.
+from failure_modes.tracks.error_detection import (
+    conductance as _conductance,
 )
-from failure_modes.tracks.error_detection.detector import (
-    DETECTORS,
-    ErrorDetector,
-    auroc,
-    choose_threshold,
-    compare_feature_sets,
-    fit_detector,
-    risk_coverage,
+from failure_modes.tracks.error_detection import (
+    detector as _detector,
 )
-from failure_modes.tracks.error_detection.mutants import (
-    MODES,
-    STRATEGIES,
-    Mutants,
-    label_change_rate,
-    make_mutants,
-    mutant_predictions,
+from failure_modes.tracks.error_detection import (
+    mutants as _mutants,
 )
+from failure_modes.tracks.error_detection.conductance import *  # noqa: F403
+from failure_modes.tracks.error_detection.detector import *  # noqa: F403
+from failure_modes.tracks.error_detection.mutants import *  # noqa: F403
 
-__all__ = [
-    "MODES",
-    "STRATEGIES",
-    "DETECTORS",
-    "INTEGRATION_RULES",
-    "layer_conductance",
-    "Mutants",
-    "make_mutants",
-    "mutant_predictions",
-    "label_change_rate",
-    "max_softmax",
-    "ErrorDetector",
-    "fit_detector",
-    "compare_feature_sets",
-    "auroc",
-    "choose_threshold",
-    "risk_coverage",
-]
+__all__ = [*_conductance.__all__, *_mutants.__all__, *_detector.__all__]
