@@ -268,17 +268,8 @@ def load_fashion_mnist(
 ) -> datasets.FashionMNIST:
     """FashionMNIST as a torchvision dataset, prepared first if needed.
 
-    Parameters
-    ----------
-    train : bool, default True
-        Training split if True, test split otherwise.
-    root : str or os.PathLike, optional
-        Data folder; see :func:`data_root`.
-    raw : bool, default False
-        If True, items are uint8 tensors ``[1, 28, 28]`` (``PILToTensor``); otherwise float
-        tensors normalised with FashionMNIST's mean 0.2860 and std 0.3530.
-    report : bool, default False
-        Print :func:`describe` of the dataset.
+    The arguments are those of :func:`load_mnist`; normalised items use FashionMNIST's mean
+    0.2860 and std 0.3530.
 
     Returns
     -------
