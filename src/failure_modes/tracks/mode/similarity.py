@@ -1,7 +1,7 @@
 """Nine ways to compare feature maps: which candidates are most like a reference?
 
-MODE's input selection (:mod:`failure_modes.tracks.mode.selection`) ranks candidate inputs by how alike
-their features are to a differential heat map. The original paper used one similarity; a public
+MODE's input selection (:mod:`failure_modes.tracks.mode.selection`) ranks candidate inputs by how
+alike their features are to a differential heat map. The original paper used one similarity; a public
 replication compared several. Each :class:`Measure` in :data:`MEASURES` is a function
 ``(candidates [N, D], reference [D]) -> [N]`` and its kind: a *similarity* (dot product, cosine:
 larger is more alike) or a *distance* (Minkowski with p = 1, 2, 3, Chebyshev, Wasserstein,
