@@ -20,8 +20,9 @@ one module each:
    :attr:`HeatMaps.reference` is the one that drives selection.
 5. :mod:`~failure_modes.tracks.mode.selection`: :func:`select_inputs` ranks the pool's inputs of
    each buggy label by one of the nine :data:`MEASURES`
-   (:mod:`~failure_modes.tracks.mode.similarity`) against that reference (most similar for underfitting, most dissimilar for overfitting),
-   mixes in random inputs of the other labels, and :func:`take` moves them out of the pool.
+   (:mod:`~failure_modes.tracks.mode.similarity`) against that reference (most similar for
+   underfitting, most dissimilar for overfitting), mixes in random inputs of the other labels,
+   and :func:`take` moves them out of the pool.
 6. :mod:`~failure_modes.tracks.mode.loop`: :func:`debug_model` repeats selection and retraining.
    The :data:`CONTROLS` run the same loop with the same number of pool inputs and the same
    optimiser policy: ``"random"`` draws uniformly from the pool, ``"label_random"`` targets the

@@ -3,8 +3,9 @@
 :func:`run_experiment` starts every selection of a seed (the nine measures of
 :mod:`failure_modes.tracks.mode.similarity` and the :data:`~failure_modes.tracks.mode.CONTROLS`)
 from the same weak model (:func:`setup_seed`) and runs
-:func:`~failure_modes.tracks.mode.debug_model` for each; :func:`summarise` scores the final models and compares each selection with each
-control by :func:`paired_test`, seed against seed; :func:`summary_table` shows the result.
+:func:`~failure_modes.tracks.mode.debug_model` for each; :func:`summarise` scores the final
+models and compares each selection with each control by :func:`paired_test`, seed against seed;
+:func:`summary_table` shows the result.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Nine ways to compare feature maps: which candidates are most like a reference?
 
 MODE's input selection (:mod:`failure_modes.tracks.mode.selection`) ranks candidate inputs by how
-alike their features are to a differential heat map. The original paper used one similarity; a public
-replication compared several. Each :class:`Measure` in :data:`MEASURES` is a function
+alike their features are to a differential heat map. The original paper used one similarity; a
+public replication compared several. Each :class:`Measure` in :data:`MEASURES` is a function
 ``(candidates [N, D], reference [D]) -> [N]`` and its kind: a *similarity* (dot product, cosine:
 larger is more alike) or a *distance* (Minkowski with p = 1, 2, 3, Chebyshev, Wasserstein,
 Canberra, Bray-Curtis: smaller is more alike). :func:`rank` orients them all the same way.
