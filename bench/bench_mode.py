@@ -20,10 +20,10 @@ from dataclasses import asdict, replace
 
 import common
 import numpy as np
+import pandas as pd
 
 from failure_modes.data import describe, load_mnist, to_tensors
-from failure_modes.tracks import debugging, mode_experiment
-from failure_modes.utils.table import Table
+from failure_modes.tracks import mode
 
 BUDGET_SECONDS = 600
 ALPHA = 0.05
@@ -39,37 +39,26 @@ def _mean(values: list[float]) -> float:
     return round(float(np.mean(values)), 4)
 
 
-def table(summary: dict) -> Table:
+def table(summary: dict) -> pd.DataFrame:
     """One row per selection: accuracies averaged over seeds and p-values against controls."""
-    rows = []
-    for selection, s in summary.items():
-        against = s["against"]
-        rows.append(
-            {
-                "selection": selection,
-                "buggy start": _mean(s["start_buggy"]),
-                "buggy end": _mean(s["buggy"]),
-                "overall start": _mean(s["start_overall"]),
-                "overall end": _mean(s["overall"]),
-                **{
-                    f"p {key} vs {control}": against[control][key]["pvalue"]
-                    if control in against
-                    else float("nan")
-                    for control in debugging.CONTROLS
-                    for key in ("buggy", "overall")
-                },
-            }
+    parts = {key: mode.summary_table(summary, key) for key in ("buggy", "overall")}
+    columns = [c for c in parts["buggy"] if not c.startswith(("p vs", "wins vs"))]
+    p_values = [
+        parts[key][[c for c in parts[key] if c.startswith("p vs")]].rename(
+            columns=lambda c, key=key: c.replace("p vs", f"p {key} vs")
         )
-    return Table(rows)
+        for key in ("buggy", "overall")
+    ]
+    return parts["buggy"][columns].join(p_values)
 
 
 def verdicts(summary: dict) -> dict[str, list[str]]:
     """Which measures beat each control (p < ALPHA on buggy-label and on overall accuracy)."""
     found: dict[str, list[str]] = {}
-    for control in debugging.CONTROLS:
+    for control in mode.CONTROLS:
         beat = [
             name
-            for name in debugging.MEASURES
+            for name in mode.MEASURES
             if name in summary
             and control in summary[name]["against"]
             and all(
@@ -78,20 +67,20 @@ def verdicts(summary: dict) -> dict[str, list[str]]:
         ]
         found[f"beat {control}"] = beat
         found[f"do not beat {control}"] = [
-            name for name in debugging.MEASURES if name in summary and name not in beat
+            name for name in mode.MEASURES if name in summary and name not in beat
         ]
     return found
 
 
-def wrong_way_round(results: list, test, config: debugging.ModeConfig, summary: dict) -> dict:
+def wrong_way_round(results: list, test, config: mode.ModeConfig, summary: dict) -> dict:
     """Cosine ranked the wrong way round (most similar for overfitting labels), per seed."""
     flipped = replace(config, direction="similar")
     buggy, overall = [], []
     for result in results:
         start = result.start
-        run = debugging.debug_model(
+        run = mode.debug_model(
             start.model, start.splits, selection=WRONG_WAY, seed=result.seed, config=flipped,
-            layer=start.layer, test=test,
+            layer=start.layer, test=test, progress=False,
         )  # fmt: skip
         buggy.append(float(np.mean(run.test[-1, start.buggy])))
         overall.append(float(run.test_overall[-1]))
@@ -100,21 +89,21 @@ def wrong_way_round(results: list, test, config: debugging.ModeConfig, summary: 
         "buggy": buggy,
         "overall": overall,
         "against": {
-            name: mode_experiment.paired_test(buggy, summary[name]["buggy"])
-            for name in [WRONG_WAY, *debugging.CONTROLS]
+            name: mode.paired_test(buggy, summary[name]["buggy"])
+            for name in [WRONG_WAY, *mode.CONTROLS]
         },
     }
 
 
-def run(seeds: list[int], config: debugging.ModeConfig) -> dict:
+def run(seeds: list[int], config: mode.ModeConfig) -> dict:
     """Run the experiment on the default MNIST and return everything the JSON holds."""
     train, test = load_mnist(train=True), load_mnist(train=False)
     print(describe(train))
     started = time.perf_counter()
-    results = mode_experiment.run_experiment(
+    results = mode.run_experiment(
         to_tensors(train), to_tensors(test), seeds=seeds, config=config, progress=True
     )
-    summary = mode_experiment.summarise(results)
+    summary = mode.summarise(results)
     wrong_way = wrong_way_round(results, to_tensors(test), config, summary)
     seconds = time.perf_counter() - started
     return {
@@ -142,7 +131,7 @@ def check_targets(result: dict) -> list[str]:
     beating = result["verdicts"]["beat random"]
     if not beating:
         missed.append("no measure beats random on both buggy-label and overall accuracy")
-    best = max(debugging.MEASURES, key=lambda name: np.mean(summary[name]["buggy"]))
+    best = max(mode.MEASURES, key=lambda name: np.mean(summary[name]["buggy"]))
     for key in ("buggy", "overall"):
         wins = summary[best]["against"]["random"][key]["wins"]
         if wins != seeds:
@@ -157,13 +146,13 @@ def main() -> None:
     parser = common.parser(__doc__.splitlines()[0], "mode", quick="3 seeds, 2 rounds", device=False)
     parser.add_argument("--seeds", type=int, default=None, help="number of seeds (default 5)")
     args = parser.parse_args()
-    config = debugging.ModeConfig()
+    config = mode.ModeConfig()
     if args.quick:
         config = replace(config, iterations=2)
     seeds = list(range(args.seeds or (3 if args.quick else 5)))
     result = run(seeds, config)
 
-    print(table(result["summary"]).to_text(precision=3))
+    print(table(result["summary"]).round(3).to_string())
     print()
     for name, value in result["verdicts"].items():
         print(f"measures that {name:<26}{', '.join(value) or 'none'}")
@@ -179,7 +168,7 @@ def main() -> None:
         print(f"published: {name}: {value}")
     within = "within" if result["seconds"] < BUDGET_SECONDS else "OVER"
     print(
-        f"{len(seeds)} seeds x {len(debugging.MEASURES) + len(debugging.CONTROLS)} selections "
+        f"{len(seeds)} seeds x {len(mode.MEASURES) + len(mode.CONTROLS)} selections "
         f"in {result['seconds']} s ({within} the {BUDGET_SECONDS} s budget; load average "
         f"{result['machine']['load_average']}, {result['machine']['threads']} torch threads)"
     )

@@ -32,7 +32,7 @@
 #    its false negatives, and the differences between them.
 # 4. **Ranking the pool**: nine measures, and the inputs each one likes best and least.
 # 5. **The fix**: one round by hand, then MODE against random selection over several rounds.
-# 6. **What the ranking adds**: nine measures over three seeds, with paired tests.
+# 6. **What the ranking adds**: nine measures over several seeds, with paired tests.
 #
 # <div class="alert alert-block alert-danger"><b>Before you start</b>: choose the
 # <code>failure-modes</code> kernel (menu Kernel → Change kernel). The whole notebook runs in
@@ -44,19 +44,53 @@ from dataclasses import replace
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 import torch
+from IPython.display import display
 from scipy import stats
 
+from failure_modes.course.record import record
 from failure_modes.data import load_mnist, to_tensors
 from failure_modes.models.evaluation import predict
 from failure_modes.models.training import train_classifier
-from failure_modes.tracks import debugging, mode_experiment
-from failure_modes.tracks.debugging import CONTROLS, MEASURES
-from failure_modes.utils.table import Table
+from failure_modes.tracks import mode
+from failure_modes.tracks.mode import CONTROLS, MEASURES
 
-SEED = 0
-SEEDS = [0, 1, 2]  # Part 6; the benchmark (bench/bench_mode.py) runs five
-CONFIG = debugging.ModeConfig()
+# %% [markdown]
+# The experiment's settings. `SEED` picks a block of `N_SEEDS` seeds: Parts 1 to 4 look closely
+# at the model of the block's first seed, Parts 5 and 6 repeat everything for every seed of the
+# block (the benchmark, `bench/bench_mode.py`, runs five).
+
+# %% tags=["parameters"]
+SEED = 0  # block of seeds N_SEEDS * SEED ... N_SEEDS * SEED + N_SEEDS - 1
+N_SEEDS = 4  # seeds of the comparison in Parts 5 and 6
+N_GOOD_SEEDS = 3  # seeds of the Bonus (the block's first ones)
+ALL_MEASURES = True  # Part 6: all nine measures; False runs cosine only (and both controls)
+# The data: per-label sizes of the three splits, and the labels starved of training images.
+VALIDATION_PER_LABEL, TRAIN_PER_LABEL, POOL_PER_LABEL = 100, 150, 130
+STARVED_LABELS, STARVED_COUNT = [2, 5, 8], 10
+START_EPOCHS = 20  # training of the weak starting model
+# MODE: buggy-label threshold, overfitting gap, probe agreement, and each round of selection.
+THRESHOLD, GAP, AGREEMENT = 0.8, 0.1, 0.9
+SIZE, MIX, ITERATIONS = 120, 0.25, 3  # pool images per round, random share, rounds
+EPOCHS, LR, BATCH_SIZE = 10, 1e-3, 64  # every retraining
+GOOD_THRESHOLD = 0.9  # the Bonus
+
+# %%
+SEEDS = list(range(N_SEEDS * SEED, N_SEEDS * (SEED + 1)))
+FIRST_SEED = SEEDS[0]  # the model Parts 1 to 4 look at
+SPLIT_OPTIONS = {
+    "validation_per_label": VALIDATION_PER_LABEL,
+    "train_per_label": TRAIN_PER_LABEL,
+    "pool_per_label": POOL_PER_LABEL,
+    "starved_labels": STARVED_LABELS,
+    "starved_count": STARVED_COUNT,
+}
+CONFIG = mode.ModeConfig(
+    threshold=THRESHOLD, gap=GAP, size=SIZE, mix=MIX, iterations=ITERATIONS, epochs=EPOCHS,
+    lr=LR, batch_size=BATCH_SIZE, agreement=AGREEMENT,
+)  # fmt: skip
+print(f"seeds {SEEDS}; Parts 1 to 4 look at seed {FIRST_SEED}")
 print(CONFIG)
 
 # %% [markdown]
@@ -82,32 +116,26 @@ test = to_tensors(load_mnist(train=False, report=True))
 # The model is told none of this: it has to find the bugs itself.
 
 # %%
-splits = debugging.make_splits(train, seed=SEED)
-print(
-    Table(
-        [
-            {
-                "label": label,
-                **{
-                    name: int((getattr(splits, name)[1] == label).sum())
-                    for name in ("train", "pool", "validation")
-                },
-            }
-            for label in range(10)
-        ]
-    )
+splits = mode.make_splits(train, seed=FIRST_SEED, **SPLIT_OPTIONS)
+display(
+    pd.DataFrame(
+        {
+            name: getattr(splits, name)[1].bincount(minlength=10)
+            for name in ("train", "pool", "validation")
+        }
+    ).rename_axis("label")
 )
 
 # %%
-model = debugging.train_starting_model(splits.train, seed=SEED)
-val_accuracy = debugging.label_accuracy(model, splits.validation)
-train_accuracy = debugging.label_accuracy(model, splits.train)
+model = mode.train_starting_model(splits.train, seed=FIRST_SEED, epochs=START_EPOCHS)
+val_accuracy = mode.label_accuracy(model, splits.validation)
+train_accuracy = mode.label_accuracy(model, splits.train)
 pred, true = predict(model, splits.validation)
 print(f"starting model, validation accuracy: {(pred == true).mean():.3f}")
-print(
-    Table(
-        [{"label": k, "train": train_accuracy[k], "validation": val_accuracy[k]} for k in range(10)]
-    )
+display(
+    pd.DataFrame({"train": train_accuracy, "validation": val_accuracy})
+    .rename_axis("label")
+    .round(3)
 )
 
 # %%
@@ -120,19 +148,19 @@ ax.legend(loc="lower left", fontsize=8)
 # %% [markdown] tags=["task"]
 # <div class="alert alert-block alert-info"><b>Task 1.1</b>: A label is <i>buggy</i> when its
 # validation accuracy is under <code>CONFIG.threshold</code>. Find the buggy labels with
-# <code>debugging.buggy_labels</code>, then call each one underfitting or overfitting with
-# <code>debugging.diagnose</code> (it compares training and validation accuracy; the gap that
+# <code>mode.buggy_labels</code>, then call each one underfitting or overfitting with
+# <code>mode.diagnose</code> (it compares training and validation accuracy; the gap that
 # counts as overfitting is <code>CONFIG.gap</code>).</div>
 
 # %% tags=["task"]
-buggy = ...  # debugging.buggy_labels(...)
-diagnoses = ...  # debugging.diagnose(...)
+buggy = ...  # mode.buggy_labels(...)
+diagnoses = ...  # mode.diagnose(...)
 print("buggy labels:", buggy)
 print("diagnoses:", diagnoses)
 
 # %% tags=["solution"]
-buggy = debugging.buggy_labels(val_accuracy, CONFIG.threshold)
-diagnoses = debugging.diagnose(train_accuracy, val_accuracy, buggy, gap=CONFIG.gap)
+buggy = mode.buggy_labels(val_accuracy, CONFIG.threshold)
+diagnoses = mode.diagnose(train_accuracy, val_accuracy, buggy, gap=CONFIG.gap)
 print("buggy labels:", buggy)
 print("diagnoses:", diagnoses)
 
@@ -162,15 +190,16 @@ print("diagnoses:", diagnoses)
 # layers add nothing the probes can use; that layer is *saturated*.
 
 # %%
-probes = debugging.probe_layers(model, splits.train, splits.validation, seed=SEED)
-layer, agreements = debugging.saturation_layer(probes, agreement=CONFIG.agreement)
-print(
-    Table(
-        [
-            {"layer": p.layer, "probe accuracy": p.accuracy, "agrees with next": a}
-            for p, a in zip(probes, [*agreements, float("nan")], strict=True)
-        ]
-    )
+probes = mode.probe_layers(model, splits.train, splits.validation, seed=FIRST_SEED)
+layer, agreements = mode.saturation_layer(probes, agreement=CONFIG.agreement)
+display(
+    pd.DataFrame(
+        {
+            "probe accuracy": [p.accuracy for p in probes],
+            "agrees with next": [*agreements, float("nan")],
+        },
+        index=pd.Index([p.layer for p in probes], name="layer"),
+    ).round(3)
 )
 print(f"target layer (first agreement >= {CONFIG.agreement}): {layer}")
 
@@ -202,8 +231,10 @@ print(f"target layer (first agreement >= {CONFIG.agreement}): {layer}")
 
 # %%
 images = splits.validation[0][:, 0]
-input_maps = {label: debugging.heat_maps(images, pred, true, label) for label in buggy}
-print(Table([{"label": label, **maps.counts} for label, maps in input_maps.items()]))
+input_maps = {label: mode.heat_maps(images, pred, true, label) for label in buggy}
+counts = pd.DataFrame({label: maps.counts for label, maps in input_maps.items()}).T
+display(counts.rename_axis("label"))
+record("heat_map_counts", {label: counts.loc[label].to_dict() for label in buggy})
 
 # %%
 panels = {
@@ -240,8 +271,8 @@ for row, label in enumerate(buggy):
 # selection is `reference`: the correct map minus the mean of the error maps.
 
 # %%
-val_features = debugging.layer_features(model, layer, splits.validation[0])
-layer_maps = {label: debugging.heat_maps(val_features, pred, true, label) for label in buggy}
+val_features = mode.layer_features(model, layer, splits.validation[0])
+layer_maps = {label: mode.heat_maps(val_features, pred, true, label) for label in buggy}
 side = int(np.sqrt(val_features.shape[1]))
 figure, axes = plt.subplots(
     1, len(buggy), figsize=(2.2 * len(buggy), 2.3), squeeze=False, layout="constrained"
@@ -289,10 +320,12 @@ for label in buggy:
 # | distance (smaller = more alike) | L1, L2, Minkowski p = 3, Chebyshev (L∞), Wasserstein (earth mover's, between the value histograms), Canberra, Bray–Curtis |
 #
 # Mixing the two kinds up is exactly how a ranking ends up the wrong way round, so
-# `debugging.MEASURES` stores each measure's kind beside its function.
+# `mode.MEASURES` stores each measure's kind beside its function.
 
 # %%
-print(Table([{"measure": name, "kind": m.kind} for name, m in MEASURES.items()]))
+display(
+    pd.Series({name: m.kind for name, m in MEASURES.items()}, name="kind").rename_axis("measure")
+)
 
 # %% [markdown] tags=["task"]
 # <div class="alert alert-block alert-info"><b>Task 4.1</b>: Write the cosine similarity
@@ -312,15 +345,11 @@ def my_cosine(candidates: torch.Tensor, reference: torch.Tensor) -> torch.Tensor
 
 
 # %%
-pool_features = debugging.layer_features(model, layer, splits.pool[0])
+pool_features = mode.layer_features(model, layer, splits.pool[0])
 target = buggy[0]
 candidates = pool_features[splits.pool[1] == target].double()
 reference = layer_maps[target].reference
-gap = (
-    (my_cosine(candidates, reference) - debugging.scores(candidates, reference, "cosine"))
-    .abs()
-    .max()
-)
+gap = (my_cosine(candidates, reference) - mode.scores(candidates, reference, "cosine")).abs().max()
 print(f"largest difference from the library's cosine: {float(gap):.2e}")
 
 # %% [markdown]
@@ -335,7 +364,7 @@ figure, axes = plt.subplots(
     len(MEASURES), 2 * k, figsize=(2 * k * 0.75, len(MEASURES) * 0.8), layout="constrained"
 )
 for row, name in enumerate(MEASURES):
-    order = debugging.rank(candidates, reference, name)
+    order = mode.rank(candidates, reference, name)
     for col, index in enumerate([*order[:k], *order[-k:]]):
         axes[row, col].imshow(pool_images[index], cmap="gray")
         axes[row, col].set_xticks([])
@@ -354,32 +383,34 @@ axes[0, -1].set_title("least similar", fontsize=8, loc="right")
 share = (CONFIG.size - round(CONFIG.mix * CONFIG.size)) // len(buggy)
 norms = candidates.norm(dim=1)
 picks = {
-    name: set(debugging.rank(candidates, reference, name, most_similar=False)[:share].tolist())
+    name: set(mode.rank(candidates, reference, name, most_similar=False)[:share].tolist())
     for name in MEASURES
 }
 print(f"{share} picks of {len(candidates)} pool images of label {target}")
 print(f"chance overlap: {share / len(candidates):.2f}")
-print(
-    Table(
-        [
-            {
-                "measure": name,
-                "overlap with cosine": len(picks[name] & picks["cosine"]) / share,
-                "correlation with feature norm": stats.spearmanr(
-                    debugging.scores(candidates, reference, name), norms
-                ).statistic,
-            }
+agreement_table = pd.DataFrame(
+    {
+        "overlap with cosine": {
+            name: len(picks[name] & picks["cosine"]) / share for name in MEASURES
+        },
+        "correlation with feature norm": {
+            name: stats.spearmanr(mode.scores(candidates, reference, name), norms).statistic
             for name in MEASURES
-        ]
-    )
-)
+        },
+    }
+).rename_axis("measure")
+display(agreement_table.round(3))
+record("overlap_with_cosine", agreement_table["overlap with cosine"].to_dict())
+record("norm_correlation", agreement_table["correlation with feature norm"].to_dict())
 
 # %%
 # Wasserstein compares the histogram of values, not where they sit: shuffling the reference's
 # units leaves it at distance zero, while L2 sees a different map.
-shuffled = reference[torch.randperm(len(reference), generator=torch.Generator().manual_seed(SEED))]
+shuffled = reference[
+    torch.randperm(len(reference), generator=torch.Generator().manual_seed(FIRST_SEED))
+]
 for name in ("wasserstein", "l2"):
-    value = float(debugging.scores(shuffled[None], reference, name)[0])
+    value = float(mode.scores(shuffled[None], reference, name)[0])
     print(f"{name}: reference vs its own shuffled copy = {value:.3f}")
 
 # %% [markdown] tags=["task"]
@@ -409,31 +440,28 @@ for name in ("wasserstein", "l2"):
 # One round of MODE: rank the pool images of each buggy label, take the share of the best,
 # mix in some random images of the other labels (`CONFIG.mix`, so the fix does not starve them
 # in turn), remove the picks from the pool, and train on. Every line is visible here;
-# `debugging.debug_model` repeats exactly this.
+# `mode.debug_model` repeats exactly this.
 
 # %%
 references = {label: layer_maps[label].reference for label in buggy}
-index = debugging.select_inputs(
+index = mode.select_inputs(
     splits.pool[1], diagnoses, size=CONFIG.size, measure="cosine", pool_features=pool_features,
-    references=references, mix=CONFIG.mix, seed=SEED,
+    references=references, mix=CONFIG.mix, seed=FIRST_SEED,
 )  # fmt: skip
-chosen, rest = debugging.take(splits.pool, index)
+chosen, rest = mode.take(splits.pool, index)
 print("picked per label:", np.bincount(chosen[1].numpy(), minlength=10))
 print(f"pool: {len(splits.pool[1])} before, {len(rest[1])} after (the pool given is unchanged)")
 
 retrained = copy.deepcopy(model)
 train_classifier(
     retrained, (torch.cat([splits.train[0], chosen[0]]), torch.cat([splits.train[1], chosen[1]])),
-    epochs=CONFIG.epochs, lr=CONFIG.lr, batch_size=CONFIG.batch_size, seed=SEED, progress=False,
+    epochs=CONFIG.epochs, lr=CONFIG.lr, batch_size=CONFIG.batch_size, seed=FIRST_SEED,
 )  # fmt: skip
-after = debugging.label_accuracy(retrained, splits.validation)
-print(
-    Table(
-        [
-            {"label": label, "before": val_accuracy[label], "after one round": after[label]}
-            for label in buggy
-        ]
-    )
+after = mode.label_accuracy(retrained, splits.validation)
+display(
+    pd.DataFrame({"before": val_accuracy[buggy], "after one round": after[buggy]}, index=buggy)
+    .rename_axis("label")
+    .round(3)
 )
 
 # %% [markdown]
@@ -447,17 +475,36 @@ print(
 #   MODE without its ranking.
 #
 # All are scored on the test set, which no decision has seen. This cell runs every selection
-# for three seeds (about two minutes on a laptop CPU).
+# for every seed of the block (about two minutes on a laptop CPU), each from that seed's own
+# weak model; the first is the model of Parts 1 to 4. The table below shows what Parts 1 and 2
+# found on each of them.
 
 # %%
-results = mode_experiment.run_experiment(train, test, seeds=SEEDS, config=CONFIG)
+selections = [*(MEASURES if ALL_MEASURES else ["cosine"]), *CONTROLS]
+results = mode.run_experiment(
+    train, test, seeds=SEEDS, selections=selections, config=CONFIG, split_options=SPLIT_OPTIONS,
+    start_epochs=START_EPOCHS,
+)  # fmt: skip
 first = results[0]
-print(f"seed {first.seed}: target layer {first.layer}, buggy labels {first.buggy}")
+starts = pd.DataFrame(
+    {
+        "buggy labels": [r.buggy for r in results],
+        "diagnoses": [sorted(set(r.start.diagnoses.values())) for r in results],
+        "target layer": [r.layer for r in results],
+        "first agreement": [r.agreements[0] for r in results],
+        # Row 0 of every run is the same starting model, before any pool image.
+        "start test accuracy": [next(iter(r.runs.values())).test_overall[0] for r in results],
+    },
+    index=pd.Index(SEEDS, name="seed"),
+)
+display(starts.round(3))
+for column in starts:
+    record(f"seed_{column.replace(' ', '_')}", starts[column].tolist())
 
 # %%
 figure, axes = plt.subplots(1, 2, figsize=(9, 3), layout="constrained")
 rounds = np.arange(CONFIG.iterations + 1) * CONFIG.size
-for name in ["cosine", "dot", "wasserstein", *CONTROLS]:
+for name in [n for n in ["cosine", "dot", "wasserstein", *CONTROLS] if n in first.runs]:
     run = first.runs[name]
     style = (
         {"linestyle": "--", "color": "black" if name == "random" else "grey"}
@@ -484,16 +531,10 @@ for offset, (name, row) in zip(
 ax.set(xticks=range(10), xlabel="label", ylabel="test accuracy", ylim=(0, 1.05))
 ax.legend(fontsize=8, loc="lower left")
 print("images per label over all rounds, seed", first.seed)
-print(
-    Table(
-        [
-            {
-                "selection": name,
-                **{str(k): int(v) for k, v in enumerate(first.runs[name].selected.sum(axis=0))},
-            }
-            for name in ["cosine", *CONTROLS]
-        ]
-    )
+display(
+    pd.DataFrame(
+        {name: first.runs[name].selected.sum(axis=0) for name in ["cosine", *CONTROLS]}
+    ).T.rename_axis("selection")
 )
 for name in ["cosine", *CONTROLS]:
     picked = first.runs[name].selected.sum(axis=0)
@@ -506,40 +547,44 @@ for name in ["cosine", *CONTROLS]:
 # One row per selection: accuracy on the buggy labels and overall, at the start and after the
 # last round (means over the seeds), and one-sided paired t-tests (`scipy.stats.ttest_rel`,
 # pairs share a seed) of each selection against each control on the buggy labels, with the
-# number of seeds it won. With three seeds a t-test has little power: even three wins out of
-# three can leave p above 0.05 when one seed gains much more than the others. The benchmark
+# number of seeds it won. With four seeds a t-test has little power: even four wins out of
+# four can leave p above 0.05 when one seed gains much more than the others. The benchmark
 # (`bench/bench_mode.py`, five seeds, in `bench/results/mode.json`) has more.
 
 # %%
-summary = mode_experiment.summarise(results)
-rows = []
-for name, s in summary.items():
-    row = {
-        "selection": name,
-        "buggy start": np.mean(s["start_buggy"]),
-        "buggy end": np.mean(s["buggy"]),
-        "overall start": np.mean(s["start_overall"]),
-        "overall end": np.mean(s["overall"]),
-    }
-    for control, tests in s["against"].items():
-        row[f"p vs {control}"] = tests["buggy"]["pvalue"]
-        row[f"wins vs {control}"] = tests["buggy"]["wins"]
-    rows.append(row)
-table = Table([{key: row.get(key, float("nan")) for key in rows[0]} for row in rows])
-print(table)
+summary = mode.summarise(results)
+display(mode.summary_table(summary).round(3))
+against_random = summary["cosine"]["against"]["random"]
+print(
+    "cosine against random: wins "
+    + ", ".join(f"{key} {against_random[key]['wins']}/{len(SEEDS)}" for key in ("buggy", "overall"))
+    + "; p "
+    + ", ".join(f"{key} {against_random[key]['pvalue']:.4f}" for key in ("buggy", "overall"))
+)
+record("seeds", SEEDS)
+record(
+    "cosine_vs_random",
+    {key: {k: against_random[key][k] for k in ("wins", "pvalue")} for key in ("buggy", "overall")},
+)
 
 # %%
+run_measures = [name for name in MEASURES if name in summary]
 for control in CONTROLS:
     beat = [
-        name for name in MEASURES if summary[name]["against"][control]["buggy"]["pvalue"] < 0.05
+        name for name in run_measures if summary[name]["against"][control]["buggy"]["pvalue"] < 0.05
     ]
     print(
         f"measures that beat {control} on the buggy labels (p < 0.05, {len(SEEDS)} seeds):",
         beat or "none",
     )
-    print(f"measures that do not: {[name for name in MEASURES if name not in beat] or 'none'}")
-targeting = np.mean(summary["label_random"]["buggy"]) - np.mean(summary["random"]["buggy"])
+    print(f"measures that do not: {[name for name in run_measures if name not in beat] or 'none'}")
+targeted = summary["label_random"]["against"]["random"]["buggy"]
+targeting = targeted["mean_difference"]  # label_random - random, seed by seed
 ranking = np.mean(summary["cosine"]["buggy"]) - np.mean(summary["label_random"]["buggy"])
+print(f"label_random against random on the buggy labels: p {targeted['pvalue']:.4f}")
+record("label_random_vs_random_pvalue", targeted["pvalue"])
+record("targeting_gain", targeting)
+record("ranking_gain", ranking)
 print(
     f"gain on the buggy labels from choosing the labels (label_random - random): {targeting:+.3f}"
 )
@@ -555,7 +600,7 @@ print(f"gain from cosine's ranking on top of that (cosine - label_random):      
 wrong = []
 for result in results:  # the same starting models as above
     start = result.start
-    run = debugging.debug_model(
+    run = mode.debug_model(
         start.model,
         start.splits,
         selection="cosine",
@@ -563,16 +608,17 @@ for result in results:  # the same starting models as above
         config=replace(CONFIG, direction="similar"),
         layer=start.layer,
         test=test,
+        progress=False,
     )
     wrong.append(float(run.test[-1, start.buggy].mean()))
 buggy_end = {name: np.mean(summary[name]["buggy"]) for name in ("cosine", *CONTROLS)}
 print(f"cosine, most dissimilar (MODE's rule): buggy-label test accuracy {buggy_end['cosine']:.3f}")
 print(f"cosine, most similar (wrong way round): {np.mean(wrong):.3f}")
 print(f"label_random: {buggy_end['label_random']:.3f}; random: {buggy_end['random']:.3f}")
-print(
-    "paired test, right vs wrong way round:",
-    mode_experiment.paired_test(summary["cosine"]["buggy"], wrong),
-)
+right_vs_wrong = mode.paired_test(summary["cosine"]["buggy"], wrong)
+print("paired test, right vs wrong way round:", right_vs_wrong)
+record("right_vs_wrong_pvalue", right_vs_wrong["pvalue"])
+record("buggy_end", {**buggy_end, "wrong_way": float(np.mean(wrong))})
 
 # %% [markdown] tags=["task"]
 # <div class="alert alert-block alert-info"><b>Task 6.1</b>: When does targeted data help?
@@ -620,17 +666,19 @@ print(
 # random now?</div>
 
 # %% tags=["solution"]
-GOOD_CONFIG = replace(CONFIG, threshold=0.9)
-good = mode_experiment.run_experiment(
-    train,
-    test,
-    seeds=SEEDS,
-    selections=["cosine", "random"],
-    config=GOOD_CONFIG,
-    split_options={"starved_count": 150},
-)
-good_summary = mode_experiment.summarise(good)
+GOOD_CONFIG = replace(CONFIG, threshold=GOOD_THRESHOLD)
+good = mode.run_experiment(
+    train, test, seeds=SEEDS[:N_GOOD_SEEDS], selections=["cosine", "random"], config=GOOD_CONFIG,
+    split_options={**SPLIT_OPTIONS, "starved_count": TRAIN_PER_LABEL}, start_epochs=START_EPOCHS,
+)  # fmt: skip
+good_summary = mode.summarise(good)
 print(f"buggy labels at threshold {GOOD_CONFIG.threshold}:", [r.buggy for r in good])
+lowest = [float(r.start.validation_accuracy.min()) for r in good]
+print(
+    f"lowest validation accuracy of a label, per seed (usual threshold {CONFIG.threshold}):", lowest
+)
+record("good_buggy_labels", [r.buggy for r in good])
+record("good_lowest_validation_accuracy", lowest)
 good_start = np.mean(good_summary["random"]["start_overall"])
 good_end = {name: np.mean(good_summary[name]["overall"]) for name in ("random", "cosine")}
 print(
@@ -640,6 +688,9 @@ print(
 good_gain = good_end["cosine"] - good_end["random"]
 weak_gain = np.mean(summary["cosine"]["overall"]) - np.mean(summary["random"]["overall"])
 print(f"MODE's overall gain over random: good model {good_gain:+.3f}, weak model {weak_gain:+.3f}")
+record("good_start_accuracy", good_start)
+record("good_gain", good_gain)
+record("weak_gain", weak_gain)
 print("paired test on the good model:", good_summary["cosine"]["against"]["random"]["overall"])
 
 # %% [markdown] tags=["solution"]

@@ -28,7 +28,7 @@ README_NAMES = {
     "failure_modes.counterfactual": "failure_modes.explain.counterfactual",
     "failure_modes.plotting": "failure_modes.plotting",
     "failure_modes.error_detection": "failure_modes.tracks.error_detection",
-    "failure_modes.similarity": "failure_modes.tracks.similarity",
+    "failure_modes.similarity": "failure_modes.tracks.mode.similarity",
     "failure_modes.shortcuts": "failure_modes.tracks.clever_hans",
 }
 

@@ -1,8 +1,8 @@
 """Nine ways to compare feature maps: which candidates are most like a reference?
 
-MODE's input selection (:mod:`failure_modes.tracks.debugging`) ranks candidate inputs by how alike
-their features are to a differential heat map. The original paper used one similarity; a public
-replication compared several. Each :class:`Measure` in :data:`MEASURES` is a function
+MODE's input selection (:mod:`failure_modes.tracks.mode.selection`) ranks candidate inputs by how
+alike their features are to a differential heat map. The original paper used one similarity; a
+public replication compared several. Each :class:`Measure` in :data:`MEASURES` is a function
 ``(candidates [N, D], reference [D]) -> [N]`` and its kind: a *similarity* (dot product, cosine:
 larger is more alike) or a *distance* (Minkowski with p = 1, 2, 3, Chebyshev, Wasserstein,
 Canberra, Bray-Curtis: smaller is more alike). :func:`rank` orients them all the same way.
@@ -100,7 +100,8 @@ MEASURES: dict[str, Measure] = {
 def _as_matrix(candidates: object, reference: object) -> tuple[torch.Tensor, torch.Tensor]:
     candidates = torch.as_tensor(candidates).detach().cpu().double()
     reference = torch.as_tensor(reference).detach().cpu().double()
-    candidates = candidates.reshape(len(candidates), -1)
+    # flatten(1) keeps an empty [0, D] batch (a label the pool has run out of) as it is.
+    candidates = candidates.flatten(1) if candidates.ndim > 1 else candidates.reshape(-1, 1)
     reference = reference.reshape(-1)
     if candidates.shape[1] != reference.numel():
         raise ValueError(

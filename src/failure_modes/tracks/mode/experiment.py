@@ -1,41 +1,47 @@
 """MODE against its controls over several seeds, with paired tests.
 
 :func:`run_experiment` starts every selection of a seed (the nine measures of
-:mod:`failure_modes.tracks.similarity` and the :data:`~failure_modes.tracks.debugging.CONTROLS`) from the same
-weak model (:func:`setup_seed`) and runs :func:`failure_modes.tracks.debugging.debug_model` for each;
-:func:`summarise` scores the final models and compares each selection with each control by
-:func:`paired_test`, seed against seed.
+:mod:`failure_modes.tracks.mode.similarity` and the :data:`~failure_modes.tracks.mode.CONTROLS`)
+from the same weak model (:func:`setup_seed`) and runs
+:func:`~failure_modes.tracks.mode.debug_model` for each; :func:`summarise` scores the final
+models and compares each selection with each control by :func:`paired_test`, seed against seed;
+:func:`summary_table` shows the result.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
+import pandas as pd
 from scipy import stats
 from torch import nn
 from tqdm.auto import tqdm
 
-from failure_modes.tracks.debugging import (
-    CONTROLS,
+from failure_modes.tracks.mode.diagnosis import Diagnosis, buggy_labels, diagnose, label_accuracy
+from failure_modes.tracks.mode.layers import target_layer
+from failure_modes.tracks.mode.loop import ModeConfig, Trajectory, debug_model
+from failure_modes.tracks.mode.selection import CONTROLS
+from failure_modes.tracks.mode.similarity import MEASURES
+from failure_modes.tracks.mode.splits import (
     Data,
-    ModeConfig,
     Splits,
-    Trajectory,
-    _check_data,
-    buggy_labels,
-    debug_model,
-    label_accuracy,
+    check_data,
     make_splits,
-    target_layer,
     train_starting_model,
 )
-from failure_modes.tracks.similarity import MEASURES
 from failure_modes.utils.validation import check_choice
 
-__all__ = ["Start", "SeedResult", "setup_seed", "run_experiment", "paired_test", "summarise"]
+__all__ = [
+    "Start",
+    "SeedResult",
+    "setup_seed",
+    "run_experiment",
+    "paired_test",
+    "summarise",
+    "summary_table",
+]
 
 
 @dataclass(frozen=True)
@@ -53,6 +59,10 @@ class Start:
         Agreement between consecutive layer probes.
     buggy : list of int
         Its buggy labels on the validation split.
+    diagnoses : dict
+        ``{buggy label: "underfitting" | "overfitting"}``.
+    validation_accuracy : ndarray of shape (num_classes,)
+        Its per-label accuracy on the validation split.
     """
 
     splits: Splits
@@ -60,6 +70,8 @@ class Start:
     layer: str
     agreements: list[float]
     buggy: list[int]
+    diagnoses: dict[int, Diagnosis]
+    validation_accuracy: np.ndarray
 
 
 def setup_seed(
@@ -69,6 +81,7 @@ def setup_seed(
     config: ModeConfig | None = None,
     split_options: Mapping[str, object] | None = None,
     start_epochs: int = 20,
+    progress: bool = True,
 ) -> Start:
     """Splits, weak starting model, target layer and buggy labels of one seed.
 
@@ -84,6 +97,8 @@ def setup_seed(
         Extra keyword arguments of :func:`make_splits`.
     start_epochs : int, default 20
         Epochs of the starting model.
+    progress : bool, default True
+        Progress bars while the starting model and the probes train.
 
     Returns
     -------
@@ -91,10 +106,16 @@ def setup_seed(
     """
     config = ModeConfig() if config is None else config
     splits = make_splits(data, seed=seed, **dict(split_options or {}))
-    model = train_starting_model(splits.train, seed=seed, epochs=start_epochs)
-    layer, agreements = target_layer(model, splits, agreement=config.agreement, seed=seed)
-    buggy = buggy_labels(label_accuracy(model, splits.validation), config.threshold)
-    return Start(splits, model, layer, agreements, buggy)
+    model = train_starting_model(splits.train, seed=seed, epochs=start_epochs, progress=progress)
+    layer, agreements = target_layer(
+        model, splits, agreement=config.agreement, seed=seed, progress=progress
+    )
+    validation_accuracy = label_accuracy(model, splits.validation)
+    buggy = buggy_labels(validation_accuracy, config.threshold)
+    diagnoses = diagnose(
+        label_accuracy(model, splits.train), validation_accuracy, buggy, gap=config.gap
+    )
+    return Start(splits, model, layer, agreements, buggy, diagnoses, validation_accuracy)
 
 
 @dataclass(frozen=True)
@@ -174,20 +195,20 @@ def run_experiment(
         raise ValueError("selections is empty; name at least one measure or control.")
     if not seeds:
         raise ValueError("seeds is empty; give at least one seed.")
-    test = _check_data(test, "test")
+    test = check_data(test, "test")
     results = []
     with tqdm(total=len(seeds) * len(selections), desc="MODE runs", disable=not progress) as bar:
         for seed in seeds:
             start = setup_seed(
                 data, seed=seed, config=config, split_options=split_options,
-                start_epochs=start_epochs,
+                start_epochs=start_epochs, progress=False,
             )  # fmt: skip
             splits, model, layer = start.splits, start.model, start.layer
             runs = {}
             for selection in selections:
                 runs[selection] = debug_model(
                     model, splits, selection=selection, seed=seed, config=config, layer=layer,
-                    test=test,
+                    test=test, progress=False,
                 )  # fmt: skip
                 bar.update()
             results.append(SeedResult(seed, start, runs))
@@ -226,9 +247,7 @@ def paired_test(treated: Sequence[float], control: Sequence[float]) -> dict[str,
     }
 
 
-def summarise(
-    results: Sequence[SeedResult], *, split: Literal["test", "validation"] = "test"
-) -> dict[str, dict]:
+def summarise(results: Sequence[SeedResult], *, split: str = "test") -> dict[str, dict]:
     """Final accuracy of every selection per seed, and paired tests against each control.
 
     Parameters
@@ -275,3 +294,38 @@ def summarise(
             if control in summary and control != selection and len(results) > 1
         }
     return summary
+
+
+def summary_table(summary: Mapping[str, dict], key: str = "buggy") -> pd.DataFrame:
+    """One row per selection: accuracy at the start and at the end, and the paired tests.
+
+    Parameters
+    ----------
+    summary : mapping
+        From :func:`summarise`.
+    key : {"buggy", "overall"}, default "buggy"
+        Which accuracy the p-values and wins columns compare.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by selection: ``buggy start``, ``buggy end``, ``overall start``, ``overall end``
+        (means over the seeds), then ``p vs <control>`` and ``wins vs <control>`` for each
+        control that was run (NaN / missing for a control against itself).
+    """
+    check_choice(key, ["buggy", "overall"], "key")
+    rows = {}
+    for name, s in summary.items():
+        row = {
+            "buggy start": np.mean(s["start_buggy"]),
+            "buggy end": np.mean(s["buggy"]),
+            "overall start": np.mean(s["start_overall"]),
+            "overall end": np.mean(s["overall"]),
+        }
+        for control, tests in s["against"].items():
+            row[f"p vs {control}"] = tests[key]["pvalue"]
+            row[f"wins vs {control}"] = tests[key]["wins"]
+        rows[name] = row
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index.name = "selection"
+    return table
