@@ -46,7 +46,6 @@ def test_readme_module_names_import_as_the_same_module(name):
     assert importlib.import_module(name) is importlib.import_module(README_NAMES[name])
 
 
-@pytest.mark.xfail(strict=True, reason="the long modules are being split, one commit each")
 def test_no_module_is_over_the_line_budget():
     long = {
         str(path.relative_to(PACKAGE)): n
