@@ -9,6 +9,8 @@ import torch
 from torch.utils.data import ConcatDataset, Dataset, Subset
 from torchvision import transforms
 
+from failure_modes.utils.validation import check_targets
+
 __all__ = [
     "black_baseline",
     "classification_tensors",
@@ -179,7 +181,8 @@ def classification_tensors(dataset: object) -> tuple[torch.Tensor, torch.Tensor]
             f"targets must have shape [N] with N = {len(inputs)} (the number of inputs), "
             f"got {tuple(targets.shape)}."
         )
-    return inputs, targets.long()
+    # Float labels are refused, never truncated: 3.5 is no class.
+    return inputs, check_targets(targets, len(inputs), "targets")
 
 
 def image_tensors(dataset: object) -> torch.Tensor:
