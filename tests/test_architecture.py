@@ -53,3 +53,29 @@ def test_no_module_is_over_the_line_budget():
         if (n := len(path.read_text().splitlines())) > MAX_LINES
     }
     assert not long, f"modules over {MAX_LINES} lines (split them by concern): {long}"
+
+
+# The dev extra (pyproject) and what it pulls in: nothing in the library may need them, so that
+# `python -m failure_modes run` works for a student who installed the package alone.
+DEV_ONLY = ("pytest", "xdist", "hypothesis", "ruff", "importlinter", "grimp", "nbval")
+_BLOCK_DEV_AND_IMPORT_ALL = """
+import importlib, pkgutil, sys
+
+# None in sys.modules is how Python spells "not installed" to import and importlib.util.find_spec.
+for name in {blocked!r}:
+    sys.modules[name] = None
+import failure_modes
+for info in pkgutil.walk_packages(failure_modes.__path__, "failure_modes."):
+    if info.name != "failure_modes.__main__":
+        importlib.import_module(info.name)
+from failure_modes.course import cli
+cli.main(["run", "--help"])
+"""
+
+
+def test_the_library_and_its_command_line_need_no_dev_dependency():
+    script = _BLOCK_DEV_AND_IMPORT_ALL.format(blocked=set(DEV_ONLY))
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
+    )
+    assert "usage:" in result.stdout, result.stderr[-3000:]

@@ -180,7 +180,7 @@ def run_notebook(
         out_dir = (root if root is not None else Path.cwd()) / REPORTS_DIR
     executed_path, html_path = report_paths(path, out_dir, root)
     kernel = kernel_name or pick_kernel()
-    partial = executed_path.with_name(f".{executed_path.name}.partial")
+    partial = executed_path.with_name(f".{executed_path.stem}.partial.ipynb")
     partial.parent.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     try:
