@@ -692,20 +692,19 @@ denoisers = {"MNIST only": new_denoiser()}
 print(f"UNet with {count_parameters(denoisers['MNIST only']):,} parameters")
 print(f"{DENOISER_EPOCHS} epoch(s), batches of {DENOISER_BATCH_SIZE}, learning rate {DENOISER_LR}")
 denoiser_losses = {}
+# The same settings for every denoiser; only the data and whether it is shuffled change.
+denoiser_settings = {
+    "epochs": DENOISER_EPOCHS,
+    "batch_size": DENOISER_BATCH_SIZE,
+    "lr": DENOISER_LR,
+}
+denoiser_settings |= {"seed": SEED, "device": device, "noise_std": NOISE_LEVEL}
 
 
 def train_one(name, dataset, *, shuffle):
     """Train ``denoisers[name]`` with the notebook's settings."""
     denoiser_losses[name] = train_denoiser(
-        denoisers[name],
-        dataset,
-        epochs=DENOISER_EPOCHS,
-        batch_size=DENOISER_BATCH_SIZE,
-        lr=DENOISER_LR,
-        seed=SEED,
-        device=device,
-        shuffle=shuffle,
-        noise_std=NOISE_LEVEL,
+        denoisers[name], dataset, shuffle=shuffle, **denoiser_settings
     )
 
 

@@ -54,7 +54,11 @@ from failure_modes.course.record import record
 from failure_modes.data import describe, to_tensors
 from failure_modes.models import load_reference_model
 from failure_modes.models.reference import reference_metadata, reference_splits
-from failure_modes.plotting import plot_risk_coverage, plot_roc_from_scores
+from failure_modes.plotting import (
+    plot_risk_coverage,
+    plot_roc_from_scores,
+    plot_score_histograms,
+)
 from failure_modes.tracks.error_detection import (
     auroc,
     choose_threshold,
@@ -155,14 +159,13 @@ record("sure_and_wrong_share", sure_and_wrong)
 print(f"share of wrong test predictions made with confidence above 0.9: {sure_and_wrong:.3f}")
 
 # %%
-figure, ax = plt.subplots(figsize=(6, 3), layout="constrained")
-bins = np.linspace(0, 1, 41)
-ax.hist(confidence_test[~wrong_test], bins=bins, density=True, alpha=0.6, label="right")
-ax.hist(confidence_test[wrong_test], bins=bins, density=True, alpha=0.6, label="wrong")
-ax.set_xlabel("confidence (largest softmax probability)")
-ax.set_ylabel("density")
-ax.legend()
-ax.set_title("test predictions")
+figure = plot_score_histograms(
+    confidence_test,
+    wrong_test,
+    xlabel="confidence (largest softmax probability)",
+    title="test predictions",
+)
+
 # %% [markdown] tags=["task"]
 # <div class="alert alert-block alert-info"><b>Task 1.1</b>: How good a detector is confidence?
 # Read the AUROC as a probability. Why can a network be confidently wrong, and what does the
@@ -347,14 +350,14 @@ record("median_lcr_wrong", lcr_wrong.median().item())
 record("right_share_no_mutant_changes", (lcr_right == 0).float().mean().item())
 
 # %%
-figure, ax = plt.subplots(figsize=(6, 3), layout="constrained")
-bins = np.linspace(0, 1, 26)
-ax.hist(lcr_test[~wrong_test], bins=bins, density=True, alpha=0.6, label="right")
-ax.hist(lcr_test[wrong_test], bins=bins, density=True, alpha=0.6, label="wrong")
-ax.set_xlabel("label change rate (share of 100 mutants that change the answer)")
-ax.set_ylabel("density")
-ax.set_yscale("log")
-ax.legend()
+figure = plot_score_histograms(
+    lcr_test,
+    wrong_test,
+    bins=25,
+    xlabel=f"label change rate (share of {N_MUTANTS} mutants that change the answer)",
+    log_scale=True,
+)
+
 # %% [markdown]
 # Which damage works best? The same recipe with the other kind of damage, and on the
 # convolution filters of `conv2` instead of the neurons of `fc1` (the paper mutated convolution

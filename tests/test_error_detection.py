@@ -22,18 +22,19 @@ from torch import nn
 
 from failure_modes.models import SmallCNN
 from failure_modes.models.training import train_classifier
-from failure_modes.tracks.error_detection import (
-    Mutants,
+from failure_modes.tracks.error_detection.conductance import layer_conductance, max_softmax
+from failure_modes.tracks.error_detection.detector import (
     auroc,
     choose_threshold,
     compare_feature_sets,
     fit_detector,
-    label_change_rate,
-    layer_conductance,
-    make_mutants,
-    max_softmax,
-    mutant_predictions,
     risk_coverage,
+)
+from failure_modes.tracks.error_detection.mutants import (
+    Mutants,
+    label_change_rate,
+    make_mutants,
+    mutant_predictions,
 )
 
 SIZE = 8

@@ -198,17 +198,10 @@ def _without_tag(nb: nbformat.NotebookNode, tag: str) -> nbformat.NotebookNode:
 
 
 def build_pair(source: Path) -> tuple[nbformat.NotebookNode, nbformat.NotebookNode]:
-    """Build the student and the solution notebook of one source in memory.
+    """Build the student and the solution notebook of one jupytext source in memory.
 
-    Parameters
-    ----------
-    source : Path
-        A jupytext percent script.
-
-    Returns
-    -------
-    tuple of nbformat.NotebookNode
-        ``(exercise, solution)``: without ``solution`` cells, and without ``task`` cells.
+    Returns ``(exercise, solution)``: the first without ``solution`` cells, the second without
+    ``task`` cells, both from :func:`read_source`.
     """
     full = read_source(source)
     return _without_tag(full, SOLUTION_TAG), _without_tag(full, TASK_TAG)

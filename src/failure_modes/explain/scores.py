@@ -183,19 +183,8 @@ def pointing_game(attributions: torch.Tensor, mask: torch.Tensor) -> torch.Tenso
     """Whether the single most relevant pixel of each map lies inside the mask.
 
     A map without any relevance (all zeros) points nowhere and scores False. A map that ignores
-    the mask hits with probability :func:`chance_level`.
-
-    Parameters
-    ----------
-    attributions : Tensor
-        ``[N, H, W]`` or ``[N, C, H, W]`` maps (channels are summed in absolute value).
-    mask : Tensor
-        Boolean ``[H, W]`` (one for all images) or ``[N, H, W]``.
-
-    Returns
-    -------
-    Tensor
-        ``[N]`` booleans.
+    the mask hits with probability :func:`chance_level`. ``attributions`` and ``mask`` are as in
+    :func:`relevance_rank_accuracy`; the result is ``[N]`` booleans.
     """
     relevance, mask = _relevance_and_mask(attributions, mask)
     flat = relevance.flatten(1)

@@ -13,7 +13,13 @@ from sklearn.metrics import roc_auc_score, roc_curve
 from failure_modes.plotting._arrays import new_square_axes, to_numpy
 from failure_modes.utils.validation import check_positive_int
 
-__all__ = ["plot_losses", "plot_roc", "plot_roc_from_scores", "plot_risk_coverage"]
+__all__ = [
+    "plot_losses",
+    "plot_roc",
+    "plot_roc_from_scores",
+    "plot_risk_coverage",
+    "plot_score_histograms",
+]
 
 
 def _smooth(values: np.ndarray, window: int) -> np.ndarray:
@@ -160,6 +166,55 @@ def plot_roc_from_scores(
     auroc = roc_auc_score(is_error, scores)
     label = f"AUROC {auroc:.3f}" if name is None else f"{name} (AUROC {auroc:.3f})"
     return plot_roc(fpr, tpr, label=label, ax=ax)
+
+
+def plot_score_histograms(
+    scores: object,
+    is_error: object,
+    *,
+    bins: int = 40,
+    xlabel: str = "score",
+    title: str | None = None,
+    log_scale: bool = False,
+) -> Figure:
+    """Overlay the distributions of a score over right and over wrong predictions.
+
+    Parameters
+    ----------
+    scores : array-like, shape (N,)
+        Values in [0, 1] (a confidence, a label change rate).
+    is_error : array-like of bool, shape (N,)
+        True where the model erred.
+    bins : int, default 40
+        Equal-width bins over [0, 1].
+    xlabel, title : str
+        Axis label and title.
+    log_scale : bool, default False
+        A logarithmic density axis, for scores that are 0 for most predictions.
+
+    Returns
+    -------
+    Figure
+    """
+    scores = to_numpy(scores, "scores")
+    is_error = to_numpy(is_error, "is_error").astype(bool)
+    if scores.shape != is_error.shape or scores.ndim != 1:
+        raise ValueError(
+            f"scores and is_error must be 1-D arrays of equal length, got shapes {scores.shape} "
+            f"and {is_error.shape}."
+        )
+    edges = np.linspace(0, 1, check_positive_int(bins, "bins") + 1)
+    figure, ax = plt.subplots(figsize=(6, 3), layout="constrained")
+    for name, chosen in (("right", ~is_error), ("wrong", is_error)):
+        ax.hist(scores[chosen], bins=edges, density=True, alpha=0.6, label=name)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("density")
+    if log_scale:
+        ax.set_yscale("log")
+    ax.legend()
+    if title is not None:
+        ax.set_title(title)
+    return figure
 
 
 def plot_risk_coverage(

@@ -42,78 +42,47 @@ Examples
 >>> run = mode.debug_model(model, splits, selection="cosine", seed=0)  # doctest: +SKIP
 """
 
-from failure_modes.tracks.mode.diagnosis import (
-    Diagnosis,
-    buggy_labels,
-    check_open_unit,
-    diagnose,
-    label_accuracy,
+# The facade re-exports each module's public names; the lists live in the modules.
+from failure_modes.tracks.mode import (
+    diagnosis as _diagnosis,
 )
-from failure_modes.tracks.mode.experiment import (
-    SeedResult,
-    Start,
-    paired_test,
-    run_experiment,
-    setup_seed,
-    summarise,
-    summary_table,
+from failure_modes.tracks.mode import (
+    experiment as _experiment,
 )
-from failure_modes.tracks.mode.heat_maps import HeatMaps, heat_maps
-from failure_modes.tracks.mode.layers import (
-    Probe,
-    layer_features,
-    probe_layers,
-    probe_points,
-    saturation_layer,
-    target_layer,
+from failure_modes.tracks.mode import (
+    heat_maps as _heat_maps,
 )
-from failure_modes.tracks.mode.loop import DIRECTIONS, ModeConfig, Trajectory, debug_model
-from failure_modes.tracks.mode.selection import CONTROLS, random_inputs, select_inputs, take
-from failure_modes.tracks.mode.similarity import MEASURES, Measure, rank, scores
-from failure_modes.tracks.mode.splits import (
-    Data,
-    Splits,
-    check_data,
-    make_splits,
-    train_starting_model,
+from failure_modes.tracks.mode import (
+    layers as _layers,
 )
+from failure_modes.tracks.mode import (
+    loop as _loop,
+)
+from failure_modes.tracks.mode import (
+    selection as _selection,
+)
+from failure_modes.tracks.mode import (
+    similarity as _similarity,
+)
+from failure_modes.tracks.mode import (
+    splits as _splits,
+)
+from failure_modes.tracks.mode.diagnosis import *  # noqa: F403
+from failure_modes.tracks.mode.experiment import *  # noqa: F403
+from failure_modes.tracks.mode.heat_maps import *  # noqa: F403
+from failure_modes.tracks.mode.layers import *  # noqa: F403
+from failure_modes.tracks.mode.loop import *  # noqa: F403
+from failure_modes.tracks.mode.selection import *  # noqa: F403
+from failure_modes.tracks.mode.similarity import *  # noqa: F403
+from failure_modes.tracks.mode.splits import *  # noqa: F403
 
 __all__ = [
-    "CONTROLS",
-    "DIRECTIONS",
-    "MEASURES",
-    "Data",
-    "Diagnosis",
-    "HeatMaps",
-    "Measure",
-    "ModeConfig",
-    "Probe",
-    "SeedResult",
-    "Splits",
-    "Start",
-    "Trajectory",
-    "buggy_labels",
-    "check_data",
-    "check_open_unit",
-    "debug_model",
-    "diagnose",
-    "heat_maps",
-    "label_accuracy",
-    "layer_features",
-    "make_splits",
-    "paired_test",
-    "probe_layers",
-    "probe_points",
-    "random_inputs",
-    "rank",
-    "run_experiment",
-    "saturation_layer",
-    "scores",
-    "select_inputs",
-    "setup_seed",
-    "summarise",
-    "summary_table",
-    "take",
-    "target_layer",
-    "train_starting_model",
+    *_splits.__all__,
+    *_diagnosis.__all__,
+    *_layers.__all__,
+    *_heat_maps.__all__,
+    *_similarity.__all__,
+    *_selection.__all__,
+    *_loop.__all__,
+    *_experiment.__all__,
 ]
