@@ -25,7 +25,7 @@ from failure_modes.course.runner import execute
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = (0, 1, 2)
-# A whole notebook, not one cell: the longest core run takes about 2 minutes on one thread.
+# Seconds one cell may run: generous, a whole core notebook takes about 80 s on one thread.
 CELL_TIMEOUT = 1800
 # Files some of whose tests were deselected (-k, -m): filled by tests/conftest.py.
 DESELECTED_PATHS = pytest.StashKey[set]()
@@ -39,8 +39,7 @@ def run_lesson(notebook: str, parameters: tuple[tuple[str, Any], ...]) -> Record
     key = (notebook, parameters)
     if key not in _RUNS:
         executed = execute(ROOT / notebook, parameters=dict(parameters), timeout=CELL_TIMEOUT)
-        _RUNS[key] = read_records(executed)
-        _RUNS[key].source = f"{notebook} with {dict(parameters)}"
+        _RUNS[key] = read_records(executed, source=f"{notebook} with {dict(parameters)}")
     return _RUNS[key]
 
 

@@ -112,16 +112,21 @@ class Records(Mapping):
         return sorted(set(self._values) - self.read)
 
 
-def read_records(notebook: str | os.PathLike | nbformat.NotebookNode) -> Records:
+def read_records(
+    notebook: str | os.PathLike | nbformat.NotebookNode, *, source: str | None = None
+) -> Records:
     """Read the values :func:`record` left in an executed notebook.
+
+    ``source`` names the run in messages (default: the path, or "notebook" for a node).
 
     Raises
     ------
     ValueError
         When two cells record the same name: a notebook computes each number once.
     """
-    source = "notebook" if isinstance(notebook, nbformat.NotebookNode) else str(notebook)
-    nb = notebook if source == "notebook" else nbformat.read(Path(notebook), as_version=4)
+    in_memory = isinstance(notebook, nbformat.NotebookNode)
+    nb = notebook if in_memory else nbformat.read(Path(notebook), as_version=4)
+    source = source or ("notebook" if in_memory else str(notebook))
     values: dict[str, Any] = {}
     for cell in nb.cells:
         for output in cell.get("outputs", []) if cell.cell_type == "code" else []:
