@@ -4,12 +4,16 @@ A lesson test module needs two lines::
 
     lesson = lesson_fixture("solution.ipynb")          # papermill, seeds 0, 1, 2
     test_every_recorded_number_is_asserted = every_record_asserted("solution.ipynb")
+    test_the_exercise_runs_untouched = exercise_runs_untouched("exercise.ipynb")
 
 then ``def test_claim(lesson): assert lesson["tainted_accuracy"] > ...``. The fixture executes
 the notebook once per seed (``SEED`` and any other knobs injected into its ``parameters``
 cell) and returns its :class:`~failure_modes.course.record.Records`. Asking for a name the
 notebook does not record fails with the names it does; the last test of the module fails when
-the notebook records a number that no test of the module read.
+the notebook records a number that no test of the module read. Every task checker of the
+solution must say "correct" (a solution whose answer a checker rejects fails every test of
+that run); :func:`exercise_runs_untouched` executes the student notebook as a student first
+meets it and fails on an error cell or a checker that does not report "not done".
 """
 
 from __future__ import annotations
@@ -18,8 +22,11 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import nbformat
 import pytest
 
+from failure_modes.course.build import TASK_TAG
+from failure_modes.course.checks.feedback import CORRECT, NOT_DONE, read_verdicts
 from failure_modes.course.record import Records, read_records
 from failure_modes.course.runner import execute
 
@@ -39,7 +46,10 @@ def run_lesson(notebook: str, parameters: tuple[tuple[str, Any], ...]) -> Record
     key = (notebook, parameters)
     if key not in _RUNS:
         executed = execute(ROOT / notebook, parameters=dict(parameters), timeout=CELL_TIMEOUT)
-        _RUNS[key] = read_records(executed, source=f"{notebook} with {dict(parameters)}")
+        source = f"{notebook} with {dict(parameters)}"
+        rejected = [str(v) for v in read_verdicts(executed) if v.status != CORRECT]
+        assert not rejected, f"{source}: task checkers reject the model answers: {rejected}"
+        _RUNS[key] = read_records(executed, source=source)
     return _RUNS[key]
 
 
@@ -82,3 +92,30 @@ def every_record_asserted(notebook: str) -> Callable:
         )
 
     return test_every_recorded_number_is_asserted
+
+
+def _task_code_cells(notebook: nbformat.NotebookNode) -> int:
+    return sum(
+        cell.cell_type == "code" and TASK_TAG in cell.metadata.get("tags", [])
+        for cell in notebook.cells
+    )
+
+
+def exercise_runs_untouched(notebook: str) -> Callable:
+    """The test that runs the student notebook with no task solved: no cell may fail, and
+    every coding task's checker says "not done" and goes on with the reference answer."""
+
+    def test_the_exercise_runs_untouched() -> None:
+        executed = execute(ROOT / notebook, timeout=CELL_TIMEOUT)  # raises on an error cell
+        verdicts = read_verdicts(executed)
+        statuses = {v.task: v.status for v in verdicts}
+        assert verdicts, f"{notebook}: no task checker showed a verdict"
+        assert set(statuses.values()) == {NOT_DONE}, (
+            f"{notebook}, untouched, got verdicts other than {NOT_DONE!r}: {statuses}"
+        )
+        assert len(verdicts) == _task_code_cells(executed), (
+            f"{notebook}: {_task_code_cells(executed)} task code cells but {len(verdicts)} "
+            f"verdicts ({sorted(statuses)}): every coding task needs a checker cell after it"
+        )
+
+    return test_the_exercise_runs_untouched
