@@ -9,12 +9,14 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
+from matplotlib.image import AxesImage
 
 from failure_modes.plotting._arrays import as_batch, as_image, grid, to_numpy
 from failure_modes.utils.validation import check_positive_int
 
 __all__ = [
     "ATTRIBUTION_CMAP",
+    "attribution_limit",
     "plot_images",
     "plot_attribution",
     "plot_attributions",
@@ -75,35 +77,68 @@ def plot_images(
     return fig
 
 
+# Colour limits at this quantile of |attribution|, not its maximum: a single extreme pixel
+# would otherwise stretch the scale until every other pixel is drawn in near-white.
+LIMIT_QUANTILE = 0.99
+COLORBAR_LABEL = "red: for the class · blue: against"
+
+
+def attribution_limit(attributions: object, quantile: float = LIMIT_QUANTILE) -> float:
+    """The symmetric colour limit for ``attributions``: a high quantile of their magnitude.
+
+    Parameters
+    ----------
+    attributions : Tensor or ndarray
+        One map or a batch of maps.
+    quantile : float, default 0.99
+        Which quantile of ``|attributions|`` the colour scale ends at; brighter pixels saturate.
+
+    Returns
+    -------
+    float
+        A positive limit (1.0 for an all-zero map).
+    """
+    magnitude = np.abs(to_numpy(attributions, "attributions")).ravel()
+    if magnitude.size == 0 or not np.isfinite(magnitude).all():
+        raise ValueError(
+            "attributions must be a non-empty map of finite values; got "
+            f"{magnitude.size} values, {int((~np.isfinite(magnitude)).sum())} not finite."
+        )
+    limit = float(np.quantile(magnitude, quantile))
+    return limit if limit > 0 else float(magnitude.max()) or 1.0
+
+
 def plot_attribution(
     image: object,
     attribution: object,
     *,
     ax: Axes | None = None,
     title: str | None = None,
-    alpha: float = 0.7,
     limit: float | None = None,
-) -> Axes:
-    """Overlay a signed attribution map on its grey-scale image.
+) -> AxesImage:
+    """Draw a signed attribution map, with the outline of its image drawn over it.
+
+    The map is drawn in a diverging colour map whose limits are symmetric around zero (white
+    is zero, red pushes towards the class explained, blue away from it); the image is shown
+    as a contour at half its contrast, so the map is never washed out by a grey background.
 
     Parameters
     ----------
     image : Tensor or ndarray
-        ``[H, W]`` or ``[1, H, W]`` (normalised or raw; only its contrast is shown).
+        ``[H, W]`` or ``[1, H, W]`` (normalised or raw; only its contrast is used).
     attribution : Tensor or ndarray
         Map of the same shape as ``image``.
     ax : Axes, optional
         Where to draw; a new figure is made when omitted.
     title : str, optional
         Axes title.
-    alpha : float, default 0.7
-        Opacity of the attribution layer.
     limit : float, optional
-        Colour limit ``+-limit``; default the map's largest absolute value, so white is zero.
+        Colour limit ``+-limit``; default :func:`attribution_limit` of the map.
 
     Returns
     -------
-    Axes
+    AxesImage
+        The drawn map, to pass to ``Figure.colorbar``.
     """
     picture = as_image(image, "image")
     relevance = as_image(attribution, "attribution")
@@ -114,14 +149,15 @@ def plot_attribution(
         )
     if ax is None:
         _, ax = plt.subplots(figsize=(2.4, 2.4), layout="constrained")
-    scale = float(np.abs(relevance).max()) if limit is None else float(limit)
-    scale = scale if scale > 0 else 1.0
-    ax.imshow(picture, cmap="gray")
-    ax.imshow(relevance, cmap=ATTRIBUTION_CMAP, norm=TwoSlopeNorm(0.0, -scale, scale), alpha=alpha)
+    scale = attribution_limit(relevance) if limit is None else float(limit)
+    drawn = ax.imshow(relevance, cmap=ATTRIBUTION_CMAP, norm=TwoSlopeNorm(0.0, -scale, scale))
+    low, high = float(picture.min()), float(picture.max())
+    if high > low:
+        ax.contour(picture, levels=[(low + high) / 2], colors="black", linewidths=0.6)
     ax.set_axis_off()
     if title is not None:
         ax.set_title(title, fontsize=8)
-    return ax
+    return drawn
 
 
 def plot_attributions(
@@ -129,9 +165,10 @@ def plot_attributions(
     attributions: Mapping[str, object],
     *,
     titles: Sequence[str] | None = None,
+    title: str | None = None,
     size: float = 1.8,
 ) -> Figure:
-    """Draw images in the first row and one row of attribution overlays per named map set.
+    """Draw images in the first row and one row of attribution maps per named map set.
 
     Parameters
     ----------
@@ -139,10 +176,13 @@ def plot_attributions(
         ``[N, H, W]`` or ``[N, 1, H, W]``.
     attributions : mapping of str to Tensor
         Row label -> maps of the same shape as ``images``, e.g. ``{"clean model": maps_c,
-        "tainted model": maps_t}``. Each row shares one colour scale, so rows are comparable
+        "tainted model": maps_t}``. Each row shares one symmetric colour scale
+        (:func:`attribution_limit`) and has its own colour bar, so a row's maps are comparable
         image by image.
     titles : sequence of str, optional
         One column title per image.
+    title : str, optional
+        The figure's title: say what the maps show.
     size : float, default 1.8
         Inches per panel.
 
@@ -168,13 +208,18 @@ def plot_attributions(
         if titles is not None:
             axes[0, column].set_title(titles[column], fontsize=8)
     for row, (name, maps) in enumerate(rows.items(), start=1):
-        limit = float(np.abs(maps).max()) or 1.0
+        limit = attribution_limit(maps)
         for column, (image, relevance) in enumerate(zip(batch, maps, strict=True)):
-            plot_attribution(image, relevance, ax=axes[row, column], limit=limit)
+            drawn = plot_attribution(image, relevance, ax=axes[row, column], limit=limit)
+        colorbar = fig.colorbar(drawn, ax=axes[row, :].tolist(), shrink=0.9, pad=0.01)
+        colorbar.ax.tick_params(labelsize=6)
+        colorbar.set_label(COLORBAR_LABEL, fontsize=6)
         axes[row, 0].set_axis_on()
         axes[row, 0].set_xticks([])
         axes[row, 0].set_yticks([])
         axes[row, 0].set_ylabel(name, fontsize=8)
+    if title is not None:
+        fig.suptitle(title, fontsize=10)
     return fig
 
 
