@@ -52,17 +52,20 @@ import pandas as pd
 import torch
 from IPython.display import display
 
+from failure_modes.course.checks import contrastive as checks
 from failure_modes.course.record import record
 from failure_modes.data import describe, normalization, to_tensors
 from failure_modes.data.tensors import black_baseline
 from failure_modes.explain.contrastive import (
     KINDS,
+    LogitContrast,
     contrastive_saliency,
     mass_in_mask,
     misclassified,
 )
 from failure_modes.explain.counterfactual import (
     counterfactual,
+    l1_size,
     nearest_in_class,
     outline_mask,
     total_variation,
@@ -179,6 +182,45 @@ titles = [f"{names[p]} (is {names[t]})" for p, t in zip(shown.predicted, shown.t
 maps = contrastive_saliency(model, images, shown.predicted, shown.true, baselines=black)
 print("methods:", list(maps))
 
+# %% [markdown] tags=["task"]
+# <div class="alert alert-block alert-info"><b>Task 2.1</b> (about 5 minutes): What does the
+# contrast map explain? Write <code>logit_contrast(logits, predicted, true)</code>: for each row
+# of an <code>[N, K]</code> tensor of logits, the number whose attribution answers "why
+# <i>p</i> rather than <i>t</i>?". The cell after it checks your function, runs it on the six
+# mistakes shown below and compares it with the library's <code>LogitContrast</code> wrapper.
+#
+# <details><summary>Hint</summary>Pick one entry per row with
+# <code>logits[torch.arange(len(logits)), predicted]</code>. Positive should mean "the model
+# prefers its (wrong) answer". Logits, not probabilities: a softmax probability depends on all
+# ten classes.</details></div>
+
+# %% [markdown] tags=["solution"]
+# <div class="alert alert-block alert-info"><b>Task 2.1 (model answer)</b>: the contrast is
+# the predicted logit minus the true one, positive for every mistake.</div>
+
+
+# %% tags=["task"]
+def logit_contrast(logits: torch.Tensor, predicted: torch.Tensor, true: torch.Tensor):
+    """``[N]``: the output whose attribution explains "why predicted and not true?"."""
+    return ...
+
+
+# %% tags=["solution"]
+def logit_contrast(logits: torch.Tensor, predicted: torch.Tensor, true: torch.Tensor):  # noqa: F811 (the task's version)
+    """``[N]``: the output whose attribution explains "why predicted and not true?"."""
+    rows = torch.arange(len(logits))
+    return logits[rows, predicted] - logits[rows, true]
+
+
+# %%
+logit_contrast = checks.logit_contrast(logit_contrast)
+shown_predicted, shown_true = torch.as_tensor(shown.predicted), torch.as_tensor(shown.true)
+with torch.no_grad():
+    shown_contrast = logit_contrast(model(images), shown_predicted, shown_true)
+    wrapped = LogitContrast(model)(images, shown_predicted, shown_true)[:, 0]
+print("logit[predicted] - logit[true] of the mistakes shown:", shown_contrast.numpy().round(2))
+print(f"largest gap to the library's LogitContrast: {(shown_contrast - wrapped).abs().max():.2g}")
+
 # %%
 figure = plot_attributions(
     images, {kind: maps["integrated_gradients"][kind] for kind in KINDS}, titles=titles
@@ -189,24 +231,43 @@ figure = plot_attributions(
     images, {method: maps[method]["contrast"] for method in maps}, titles=titles
 )
 
-# %% [markdown]
-# <div class="alert alert-block alert-info"><b>Task 2.1</b>: Is the map of the logit difference
-# (`contrast`) the same as the difference of the two maps (`difference`)? For each method,
-# compute the largest absolute gap between them relative to the largest absolute value of the
-# contrast map. While you are at it, measure how alike the maps of the predicted and of the true
-# class are: the correlation of their pixel values, median over the six images.</div>
+# %% [markdown] tags=["task"]
+# <div class="alert alert-block alert-info"><b>Task 2.2</b> (about 10 minutes): Is the map of the
+# logit difference (`contrast`) the same as the difference of the two maps? Write
+# <code>relative_gap(kinds)</code>: build the difference map from <code>kinds["predicted"]</code>
+# and <code>kinds["true"]</code> (one method's maps, <code>[N, 1, 28, 28]</code> each), and return
+# the largest absolute gap between it and <code>kinds["contrast"]</code>, relative to the largest
+# absolute value of the contrast map: one number for the whole batch. The cell after it fills
+# a table per method, together with how alike the maps of the two classes are (the correlation
+# of their pixel values, median over the six images).
+#
+# <details><summary>Hint</summary>The contrast explains <code>logit[p] - logit[t]</code>, so the
+# difference map to compare it with is the map of <i>p</i> minus the map of <i>t</i>.
+# <code>tensor.abs().max()</code> is the largest absolute value over every pixel of every
+# image.</details></div>
+
+# %% [markdown] tags=["solution"]
+# <div class="alert alert-block alert-info"><b>Task 2.2 (model answer)</b>: the gap of each
+# method is in the table below.</div>
+
 
 # %% tags=["task"]
-rows = []
-for method, kinds in maps.items():
-    contrast, difference = kinds["contrast"], kinds["difference"]
-    gap = ...  # max |contrast - difference| / max |contrast|, one number
-    alike = ...  # median over images of the correlation of kinds["predicted"] and kinds["true"]
-    rows.append({"method": method, "relative gap": gap, "corr(predicted, true)": alike})
-pd.DataFrame(rows).set_index("method")
+def relative_gap(kinds: dict[str, torch.Tensor]):
+    """max |contrast - (predicted - true)| / max |contrast| over the batch: one number."""
+    return ...
 
 
 # %% tags=["solution"]
+def relative_gap(kinds: dict[str, torch.Tensor]):  # noqa: F811 (the task's version)
+    """max |contrast - (predicted - true)| / max |contrast| over the batch: one number."""
+    difference = kinds["predicted"] - kinds["true"]
+    return (kinds["contrast"] - difference).abs().max() / kinds["contrast"].abs().max()
+
+
+# %%
+relative_gap = checks.relative_gap(relative_gap)
+
+
 def correlation(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Pearson correlation of two batches of maps, one value per image."""
     a, b = a.flatten(1), b.flatten(1)
@@ -216,12 +277,12 @@ def correlation(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 rows = []
 for method, kinds in maps.items():
-    gap = (kinds["contrast"] - kinds["difference"]).abs().max() / kinds["contrast"].abs().max()
+    gap = float(relative_gap(kinds))
     alike = correlation(kinds["predicted"], kinds["true"]).median()
     rows.append(
         {
             "method": method,
-            "relative gap": record(f"relative_gap_{method}", gap.item()),
+            "relative gap": record(f"relative_gap_{method}", gap),
             "corr(predicted, true)": record(f"correlation_{method}", alike.item()),
         }
     )
@@ -229,13 +290,13 @@ gaps = pd.DataFrame(rows).set_index("method")
 gaps
 
 # %% [markdown] tags=["task"]
-# <div class="alert alert-block alert-info"><b>Task 2.2</b>: For which methods are `contrast`
+# <div class="alert alert-block alert-info"><b>Task 2.3</b>: For which methods are `contrast`
 # and `difference` the same, and why? What does the map of the predicted class alone tell you
 # about the mistake, and what does the contrast add? Do the contrast maps explain the
 # mistakes to you?</div>
 
 # %% [markdown] tags=["solution"]
-# <div class="alert alert-block alert-info"><b>Task 2.2 (model answer)</b>: For Saliency,
+# <div class="alert alert-block alert-info"><b>Task 2.3 (model answer)</b>: For Saliency,
 # Input × Gradient, Integrated Gradients and DeepLift the relative gap printed above is at the
 # level of rounding errors: these methods are linear in the output they explain (a gradient of a
 # difference is the difference of gradients; Integrated Gradients and DeepLift's rescale rule
@@ -276,20 +337,95 @@ gaps
 # margin at that pixel is larger than `weight`. Once an image reaches its target, the search goes
 # on for a few steps (`patience`) to shrink the change, keeps the smallest valid change it has
 # seen, and the image leaves the batch.
+
+# %% [markdown] tags=["task"]
+# <div class="alert alert-block alert-info"><b>Task 3.1</b> (about 20 minutes): Write the search
+# yourself, in its plainest form: <code>penalised_search(model, pixels, targets, weight,
+# normalization, steps, lr)</code> starts from <code>delta = 0</code> (pixel units) and, at each
+# step, lowers a loss that pulls each image <b>towards</b> its target class (cross-entropy, or the
+# hinge above) plus <code>weight</code> times the L1 size of <code>delta</code>; after each step
+# it keeps <code>pixels + delta</code> a valid picture (every pixel in [0, 1]). At the end,
+# <code>success</code> says per image whether the model now answers the target for the
+# <b>changed</b> image. Return <code>(delta.detach(), success)</code>. The cell after it checks
+# your search on a tiny classifier, then runs it on the six mistakes shown in Part 2 and compares
+# it with the library's <code>counterfactual</code>.
 #
-# <div class="alert alert-block alert-info"><b>Task 3.1</b>: Take the mistakes drawn in Part 2
-# (`chosen`) and compute their counterfactuals towards the **true** label with the `"sparse"`
-# settings of `PRESETS` (in the parameters cell at the top). The images are normalised, so pass
-# `normalization=(mean, std)`: it defines the valid range and the units of the change.</div>
+# <details><summary>Hint</summary><code>torch.nn.functional.cross_entropy(logits, targets)</code>
+# is the loss towards the targets: minimise it, do not maximise it. The L1 size of
+# <code>delta</code> is <code>delta.abs().sum()</code>; without it nothing keeps the change
+# small. One step: <code>(delta.grad,) = torch.autograd.grad(loss, delta)</code> (the model's own
+# weights collect no gradients), then <code>optimiser.step()</code>; clip with
+# <code>torch.no_grad()</code> and <code>delta.copy_(torch.maximum(torch.minimum(delta, 1 -
+# pixels), -pixels))</code>. The success test runs the model on
+# <code>pixels + delta</code>, normalised.</details></div>
+
+# %% [markdown] tags=["solution"]
+# <div class="alert alert-block alert-info"><b>Task 3.1 (model answer)</b>: a plain penalised
+# search, compared below with the library's.</div>
+
 
 # %% tags=["task"]
-inputs = x_test[chosen.index]
-targets = ...
-print(PRESETS["sparse"])
-sparse = ...
-print(sparse)
+def penalised_search(model, pixels, targets, weight, normalization, steps=100, lr=0.02):
+    """The change ``delta`` (pixel units) that makes ``model`` answer ``targets``.
+
+    Returns ``(change, success)``: ``[N, C, H, W]`` and ``[N]`` bool.
+    """
+    mean, std = normalization
+    delta = torch.zeros_like(pixels, requires_grad=True)
+    optimiser = torch.optim.Adam([delta], lr=lr)  # noqa: F841 (your steps use it)
+    for _ in range(steps):
+        ...  # the loss towards `targets` + weight * L1 size of delta, and one Adam step
+        ...  # keep pixels + delta in [0, 1]
+    ...  # success: per image, does the model answer its target for pixels + delta?
+    return ...
+
 
 # %% tags=["solution"]
+def penalised_search(model, pixels, targets, weight, normalization, steps=100, lr=0.02):  # noqa: F811 (the task's version)
+    """The change ``delta`` (pixel units) that makes ``model`` answer ``targets``.
+
+    Returns ``(change, success)``: ``[N, C, H, W]`` and ``[N]`` bool.
+    """
+    mean, std = normalization
+    delta = torch.zeros_like(pixels, requires_grad=True)
+    optimiser = torch.optim.Adam([delta], lr=lr)
+    for _ in range(steps):
+        logits = model((pixels + delta - mean) / std)
+        towards = torch.nn.functional.cross_entropy(logits, targets, reduction="sum")
+        loss = towards + weight * delta.abs().sum()
+        (delta.grad,) = torch.autograd.grad(loss, delta)
+        optimiser.step()
+        with torch.no_grad():
+            delta.copy_(torch.maximum(torch.minimum(delta, 1 - pixels), -pixels))
+    with torch.no_grad():
+        success = model((pixels + delta - mean) / std).argmax(dim=1) == targets
+    return delta.detach(), success
+
+
+# %%
+penalised_search = checks.penalised_search(penalised_search)
+shown_pixels = images * std + mean
+own_change, own_success = penalised_search(
+    model, shown_pixels, shown_true, weight=0.2, normalization=(mean, std)
+)
+shown_cf = counterfactual(model, images, shown_true, normalization=(mean, std), **PRESETS["sparse"])
+print(
+    f"your search: {int(own_success.sum())} of {len(own_success)} mistakes corrected, "
+    f"median L1 size {l1_size(own_change).median():.2f}"
+)
+print(
+    f"the library's (sparse settings): {int(shown_cf.success.sum())} of {len(shown_cf)} "
+    f"corrected, median L1 size {shown_cf.l1.median():.2f}"
+)
+
+# %% [markdown]
+# The library's search does the same with the hinge, a soft-threshold step for the L1 penalty and
+# per-image stopping. Here it computes the counterfactuals of all the mistakes drawn in Part 2
+# (`chosen`), towards the **true** label, with the `"sparse"` settings of `PRESETS` (in the
+# parameters cell at the top). The images are normalised, so it gets `normalization=(mean, std)`:
+# it defines the valid range and the units of the change.
+
+# %%
 inputs = x_test[chosen.index]
 targets = torch.as_tensor(chosen.true)
 print(PRESETS["sparse"])
@@ -303,17 +439,50 @@ print(sparse)
 # original image to the **nearest training image of the true class** — the change a
 # "show me a real example" explanation would make.
 
+# %% [markdown] tags=["task"]
+# <div class="alert alert-block alert-info"><b>Task 3.2</b> (about 5 minutes): Write
+# <code>change_size(change, nearest)</code>: for <code>[N, 1, 28, 28]</code> changes (pixel
+# units) and the <code>[N]</code> distances to the nearest training image of the true class,
+# return <code>(size, ratio)</code>: the L1 size of each change, one number per image, and its
+# ratio to that distance. The cell after it measures the counterfactuals with it and compares
+# with the library's <code>sparse.l1</code>.
+#
+# <details><summary>Hint</summary>L1: the sum of the <i>absolute</i> pixel changes (a brightened
+# and a darkened pixel must not cancel), per image: <code>.flatten(1)</code> keeps the batch
+# dimension apart.</details></div>
+
+# %% [markdown] tags=["solution"]
+# <div class="alert alert-block alert-info"><b>Task 3.2 (model answer)</b>: the sizes and
+# ratios are printed below.</div>
+
+
+# %% tags=["task"]
+def change_size(change: torch.Tensor, nearest: torch.Tensor):
+    """``(size, ratio)``: L1 size of each change, and size / nearest, both ``[N]``."""
+    return ...
+
+
+# %% tags=["solution"]
+def change_size(change: torch.Tensor, nearest: torch.Tensor):  # noqa: F811 (the task's version)
+    """``(size, ratio)``: L1 size of each change, and size / nearest, both ``[N]``."""
+    size = change.abs().flatten(1).sum(dim=1)
+    return size, size / nearest
+
+
 # %%
+change_size = checks.change_size(change_size)
 x_train, y_train = to_tensors(splits["train"])
 pixels = inputs * std + mean
 nearest = nearest_in_class(pixels, targets, x_train * std + mean, y_train, distance="l1")
+size, ratios = change_size(sparse.change, nearest)
+print(f"largest gap to the library's sizes (sparse.l1): {(size - sparse.l1).abs().max():.2g}")
 biggest = sparse.change.abs().flatten(1).max(dim=1).values
 validity = record("sparse_validity", sparse.success.float().mean().item())
 print(f"validity: {validity:.3f}")
-print(f"median L1 change: {record('sparse_median_l1', sparse.l1.median().item()):.2f}")
+print(f"median L1 change: {record('sparse_median_l1', size.median().item()):.2f}")
 nearest_l1 = record("nearest_l1_median", nearest.median().item())
 print(f"median L1 distance to the nearest training image of the true class: {nearest_l1:.2f}")
-ratio = record("sparse_ratio_to_nearest", (sparse.l1 / nearest).median().item())
+ratio = record("sparse_ratio_to_nearest", ratios.median().item())
 print(f"median ratio change / nearest distance: {ratio:.3f}")
 changed_share = record("sparse_changed_share", sparse.changed_share.median().item())
 print(f"median share of pixels changed (L0): {changed_share:.3f}")
@@ -332,10 +501,6 @@ print(f"time per image: {seconds_per_image:.4f} s, {mean_steps:.1f} steps on ave
 # brighter, blue: darker).
 
 # %%
-shown_cf = counterfactual(
-    model, images, torch.as_tensor(shown.true), normalization=(mean, std), **PRESETS["sparse"]
-)
-shown_pixels = images * std + mean
 figure = plot_images(
     torch.cat([shown_pixels, shown_pixels + shown_cf.change]),
     ncols=6,
@@ -371,12 +536,12 @@ print(
 )
 
 # %% [markdown] tags=["task"]
-# <div class="alert alert-block alert-info"><b>Task 3.2</b>: What did the search have to change?
+# <div class="alert alert-block alert-info"><b>Task 3.3</b>: What did the search have to change?
 # Which parts of a shirt make it a T-shirt to this model (and the other way round)? Would a
 # person looking at the counterfactual see the garment the model now sees?</div>
 
 # %% [markdown] tags=["solution"]
-# <div class="alert alert-block alert-info"><b>Task 3.2 (model answer)</b>: Every mistake
+# <div class="alert alert-block alert-info"><b>Task 3.3 (model answer)</b>: Every mistake
 # or nearly every one can be corrected (the validity printed above), and the change is small:
 # its median L1 size is a few percent of the distance to the nearest real image of the true
 # class (the ratio printed above), it touches only the share of pixels printed as L0, and even

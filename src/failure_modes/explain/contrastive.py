@@ -45,6 +45,8 @@ __all__ = [
     "Mistakes",
     "misclassified",
     "LogitContrast",
+    "logit_contrast",
+    "relative_gap",
     "contrastive_saliency",
     "mass_in_mask",
 ]
@@ -232,8 +234,49 @@ class LogitContrast(nn.Module):
     def forward(
         self, inputs: torch.Tensor, predicted: torch.Tensor, true: torch.Tensor
     ) -> torch.Tensor:
-        logits = self.model(inputs)
-        return logits.gather(1, predicted[:, None]) - logits.gather(1, true[:, None])
+        return logit_contrast(self.model(inputs), predicted, true)[:, None]
+
+
+def logit_contrast(
+    logits: torch.Tensor, predicted: torch.Tensor, true: torch.Tensor
+) -> torch.Tensor:
+    """The contrast ``logit[predicted] - logit[true]`` of each row of ``logits``.
+
+    Positive while the model prefers its (wrong) answer; logits rather than probabilities,
+    because a difference of logits does not depend on the other classes.
+
+    Parameters
+    ----------
+    logits : Tensor
+        ``[N, K]`` the model's outputs.
+    predicted, true : Tensor
+        ``[N]`` integer labels: the class explained and the one it is contrasted with.
+
+    Returns
+    -------
+    Tensor
+        ``[N]`` one contrast per row.
+    """
+    return (logits.gather(1, predicted[:, None]) - logits.gather(1, true[:, None]))[:, 0]
+
+
+def relative_gap(maps: dict[str, torch.Tensor]) -> torch.Tensor:
+    """How far the contrast map is from the difference of the two class maps, relatively.
+
+    Parameters
+    ----------
+    maps : dict
+        ``"predicted"``, ``"true"`` and ``"contrast"`` maps of one method, as
+        :func:`contrastive_saliency` returns them.
+
+    Returns
+    -------
+    Tensor
+        0-d: ``max |contrast - (predicted - true)| / max |contrast|`` over the whole batch;
+        rounding level for the methods linear in the explained output.
+    """
+    difference = maps["predicted"] - maps["true"]
+    return (maps["contrast"] - difference).abs().max() / maps["contrast"].abs().max()
 
 
 def _method_options(method: str, baselines: object, options: dict[str, Any]) -> dict[str, Any]:

@@ -42,6 +42,7 @@ from torch import nn
 
 from failure_modes.explain.proximity import (
     DISTANCES,
+    l1_size,
     nearest_distance,
     nearest_in_class,
     outline_mask,
@@ -62,6 +63,7 @@ __all__ = [
     "CHANGE_THRESHOLD",
     "CounterfactualResult",
     "counterfactual",
+    "l1_size",
     "nearest_distance",
     "nearest_in_class",
     "outline_mask",
@@ -126,7 +128,7 @@ class CounterfactualResult:
     @property
     def l1(self) -> torch.Tensor:
         """``[N]`` L1 norm of each change (sum of absolute pixel changes, pixel units)."""
-        return self.change.abs().flatten(1).sum(dim=1)
+        return l1_size(self.change)
 
     @property
     def l2(self) -> torch.Tensor:

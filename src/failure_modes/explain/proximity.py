@@ -19,10 +19,33 @@ from failure_modes.utils.validation import (
     check_targets,
 )
 
-__all__ = ["DISTANCES", "nearest_distance", "nearest_in_class", "outline_mask", "total_variation"]
+__all__ = [
+    "DISTANCES",
+    "l1_size",
+    "nearest_distance",
+    "nearest_in_class",
+    "outline_mask",
+    "total_variation",
+]
 
 DISTANCES = ("l1", "l2")
 """The norms of a change: L1 (sum of absolute pixel changes) and L2."""
+
+
+def l1_size(change: torch.Tensor) -> torch.Tensor:
+    """The L1 size of each change in a batch: the sum of its absolute pixel changes.
+
+    Parameters
+    ----------
+    change : Tensor
+        ``[N, C, H, W]`` changes (counterfactual minus original), in pixel units.
+
+    Returns
+    -------
+    Tensor
+        ``[N]`` one size per image.
+    """
+    return change.abs().flatten(1).sum(dim=1)
 
 
 def nearest_distance(
