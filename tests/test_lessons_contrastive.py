@@ -10,7 +10,7 @@ seed. Every assertion checks a sentence of a model answer.
 from __future__ import annotations
 
 import pytest
-from lesson_harness import every_record_asserted, lesson_fixture
+from lesson_harness import every_record_asserted, exercise_runs_untouched, lesson_fixture
 
 pytestmark = [pytest.mark.lesson]
 
@@ -37,7 +37,7 @@ def test_task_1_1_the_model_confuses_upper_body_garments_and_is_often_sure(lesso
 # --- Part 2 -----------------------------------------------------------------------------------
 
 
-def test_task_2_2_contrast_is_the_difference_for_linear_methods_only(lesson):
+def test_task_2_3_contrast_is_the_difference_for_linear_methods_only(lesson):
     gaps = {method: lesson[f"relative_gap_{method}"] for method in METHODS}
     for method in LINEAR:
         assert gaps[method] < 1e-4, method
@@ -45,7 +45,7 @@ def test_task_2_2_contrast_is_the_difference_for_linear_methods_only(lesson):
     assert gaps["guided_backprop"] > 0.1
 
 
-def test_task_2_2_guided_backprop_sees_the_same_map_for_both_classes(lesson):
+def test_task_2_3_guided_backprop_sees_the_same_map_for_both_classes(lesson):
     corr = {method: lesson[f"correlation_{method}"] for method in METHODS}
     assert corr["guided_backprop"] > 0.5
     for method in LINEAR:
@@ -57,7 +57,7 @@ def test_task_2_2_guided_backprop_sees_the_same_map_for_both_classes(lesson):
 # --- Part 3 -----------------------------------------------------------------------------------
 
 
-def test_task_3_2_counterfactuals_are_valid_and_tiny(lesson):
+def test_task_3_3_counterfactuals_are_valid_and_tiny(lesson):
     assert lesson["sparse_validity"] >= 0.95
     assert lesson["sparse_median_l1"] < 0.1 * lesson["nearest_l1_median"]
     assert lesson["sparse_ratio_to_nearest"] < 0.1  # "a few percent"
@@ -65,7 +65,7 @@ def test_task_3_2_counterfactuals_are_valid_and_tiny(lesson):
     assert lesson["sparse_largest_pixel_change"] < 0.5  # "a fraction of the grey range"
 
 
-def test_task_3_2_changes_sit_on_the_outline(lesson):
+def test_task_3_3_changes_sit_on_the_outline(lesson):
     on_outline, area = lesson["sparse_on_outline"], lesson["outline_area"]
     assert on_outline > 1.5 * area  # "about twice"
     assert lesson["shirt_tshirt_mistakes"] >= 20
@@ -118,3 +118,4 @@ def test_bonus_a_margin_and_smoothness_make_larger_smoother_changes(lesson):
 
 
 test_every_recorded_number_is_asserted = every_record_asserted(NOTEBOOK)
+test_the_exercise_runs_untouched = exercise_runs_untouched("advanced/contrastive/exercise.ipynb")
