@@ -134,6 +134,7 @@ figure = plot_images(
         f"{names[p]}\n(is {names[t]})" for p, t in zip(first.predicted, first.true, strict=True)
     ],
 )
+figure.suptitle("The first 16 mistakes of the test set: predicted label (true label)")
 
 # %% [markdown] tags=["task"]
 # <div class="alert alert-block alert-info"><b>Task 1.1</b>: Which classes does the model
@@ -223,12 +224,19 @@ print(f"largest gap to the library's LogitContrast: {(shown_contrast - wrapped).
 
 # %%
 figure = plot_attributions(
-    images, {kind: maps["integrated_gradients"][kind] for kind in KINDS}, titles=titles
+    images,
+    {kind: maps["integrated_gradients"][kind] for kind in KINDS},
+    titles=titles,
+    title="Integrated Gradients: maps of the predicted class, of the true class, their "
+    "difference, and the contrast",
 )
 
 # %%
 figure = plot_attributions(
-    images, {method: maps[method]["contrast"] for method in maps}, titles=titles
+    images,
+    {method: maps[method]["contrast"] for method in maps},
+    titles=titles,
+    title="The contrast logit[predicted] - logit[true], one row per method",
 )
 
 # %% [markdown] tags=["task"]
@@ -508,7 +516,13 @@ figure = plot_images(
     vmax=1,
     titles=titles + [f"→ {names[k]}" for k in shown_cf.prediction],
 )
-figure = plot_attributions(images, {"change": shown_cf.change}, titles=titles)
+figure.suptitle("Top: the mistakes; bottom: their sparse counterfactuals (→ new prediction)")
+figure = plot_attributions(
+    images,
+    {"change": shown_cf.change},
+    titles=titles,
+    title="The sparse counterfactual's change (red: brighter, blue: darker)",
+)
 
 # %% [markdown]
 # Where do the changes go? Two measurements over all the counterfactuals: the share of the
@@ -654,7 +668,9 @@ for preset in ("noise", "too strong"):
     changes[preset] = counterfactual(
         model, images, torch.as_tensor(shown.true), normalization=(mean, std), **PRESETS[preset]
     ).change
-figure = plot_attributions(images, changes, titles=titles)
+figure = plot_attributions(
+    images, changes, titles=titles, title="The change of each counterfactual setting, one per row"
+)
 
 # %% [markdown] tags=["task"]
 # <div class="alert alert-block alert-info"><b>Task 5.1</b>: Which setting gives adversarial
@@ -722,7 +738,10 @@ print(
     f"margin 5 + smooth {rough['margin 5, smooth']:.2f}",
 )
 figure = plot_attributions(
-    images, {"sparse": shown_cf.change, "margin 5, smooth": bonus.change}, titles=titles
+    images,
+    {"sparse": shown_cf.change, "margin 5, smooth": bonus.change},
+    titles=titles,
+    title="The sparse change, and with margin 5 and a smoothness penalty",
 )
 
 # %% [markdown] tags=["solution"]
