@@ -260,3 +260,13 @@ def test_the_checks_leave_the_global_random_stream_alone():
     checks.round_against_random(_right_round)
     checks.differential_map(_map, FEATURES, PRED, TRUE, 0)
     assert torch.equal(torch.random.get_rng_state(), state)
+
+
+def test_the_reference_round_retrains_copies_with_the_same_budget():
+    probe = checks._round_probe()
+    gains = mode.round_against_random(
+        probe.model, probe.train, probe.pool, probe.chosen, probe.validation, probe.spy, seed=0
+    )
+    assert set(gains) == {"mode", "random"}
+    assert probe.spy.calls == [(len(probe.chosen) + len(probe.train[1]), True)] * 2
+    assert checks._same_state(probe.model, probe.spy.start)
