@@ -95,8 +95,9 @@ def _diagnose_buggy(
         [
             (
                 lambda a: np.allclose(a[0], overall),
-                f"your accuracy is the same for every label, the overall accuracy ({overall:.2f}) "
-                "on a test input: compute it separately over the inputs of each label.",
+                f"your accuracy is the same for every label: it is the overall accuracy "
+                f"({overall:.2f} on a test input); compute it separately over the inputs of "
+                "each label.",
             ),
             (
                 lambda a: np.allclose(a[0], _precision(probe_pred, probe_true), equal_nan=True),
