@@ -49,6 +49,7 @@ import torch
 from IPython.display import display
 from scipy import stats
 
+from failure_modes.course.checks import mode as checks
 from failure_modes.course.record import record
 from failure_modes.data import load_mnist, to_tensors
 from failure_modes.models.evaluation import predict
@@ -145,21 +146,46 @@ ax.bar(np.arange(10) + 0.2, val_accuracy, 0.4, label="validation")
 ax.axhline(CONFIG.threshold, color="black", linestyle=":", label="threshold")
 ax.set(xticks=range(10), xlabel="label", ylabel="accuracy", ylim=(0, 1.05))
 ax.legend(loc="lower left", fontsize=8)
+ax.set_title("Accuracy of the starting model on each label")
+
 # %% [markdown] tags=["task"]
-# <div class="alert alert-block alert-info"><b>Task 1.1</b>: A label is <i>buggy</i> when its
-# validation accuracy is under <code>CONFIG.threshold</code>. Find the buggy labels with
-# <code>mode.buggy_labels</code>, then call each one underfitting or overfitting with
-# <code>mode.diagnose</code> (it compares training and validation accuracy; the gap that
-# counts as overfitting is <code>CONFIG.gap</code>).</div>
+# <div class="alert alert-block alert-info"><b>Task 1.1</b> (about 10 minutes): A label is
+# <i>buggy</i> when its validation accuracy is under <code>CONFIG.threshold</code>. Write
+# <code>find_buggy_labels(pred, true, threshold)</code>: from the predicted and the true labels
+# of the validation split (NumPy arrays of shape [N]), return the accuracy of each of the 10
+# labels (an array of shape [10]) and the list of buggy labels. The next cell checks it and
+# compares it with the library's <code>mode.label_accuracy</code> and
+# <code>mode.buggy_labels</code>.
+#
+# <details><summary>Hint</summary>A label's accuracy is the share of the inputs that
+# <i>truly</i> have that label which the model gets right: <code>(pred[true == k] ==
+# k).mean()</code>. Buggy means strictly under the threshold.</details></div>
+
 
 # %% tags=["task"]
-buggy = ...  # mode.buggy_labels(...)
-diagnoses = ...  # mode.diagnose(...)
-print("buggy labels:", buggy)
-print("diagnoses:", diagnoses)
+def find_buggy_labels(
+    pred: np.ndarray, true: np.ndarray, threshold: float
+) -> tuple[np.ndarray, list[int]]:
+    """Accuracy of each label ([10]) and the labels whose accuracy is under threshold."""
+    return ...
+
 
 # %% tags=["solution"]
-buggy = mode.buggy_labels(val_accuracy, CONFIG.threshold)
+def find_buggy_labels(  # noqa: F811
+    pred: np.ndarray, true: np.ndarray, threshold: float
+) -> tuple[np.ndarray, list[int]]:
+    """Accuracy of each label ([10]) and the labels whose accuracy is under threshold."""
+    accuracy = np.array([(pred[true == label] == label).mean() for label in range(10)])
+    return accuracy, [label for label in range(10) if accuracy[label] < threshold]
+
+
+# %% [markdown]
+# The check, then MODE's diagnosis of each buggy label: `mode.diagnose` calls it underfitting
+# or overfitting from the gap between its training and validation accuracy (more than
+# `CONFIG.gap` is overfitting).
+
+# %%
+buggy = checks.buggy_labels(find_buggy_labels, pred, true, CONFIG.threshold)
 diagnoses = mode.diagnose(train_accuracy, val_accuracy, buggy, gap=CONFIG.gap)
 print("buggy labels:", buggy)
 print("diagnoses:", diagnoses)
@@ -260,6 +286,49 @@ for row, label in enumerate(buggy):
         )
         axes[row, col].set_title(f"{label}: {title}", fontsize=8)
         axes[row, col].axis("off")
+figure.suptitle("Mean validation images of each buggy label, by what the model did with them")
+
+# %% [markdown] tags=["task"]
+# <div class="alert alert-block alert-info"><b>Task 3.1</b> (about 10 minutes): Write
+# <code>minus_false_negative(features, pred, true, label)</code>, the differential map of the
+# last column: the mean of <code>features</code> ([N, ...], here the images) over the label's
+# inputs the model gets right, minus their mean over the label's inputs it predicts as
+# something else (its false negatives). The next cell checks it on the first buggy label and
+# compares it with the library's map (<code>mode.heat_maps(...).minus_false_negative</code>).
+#
+# <details><summary>Hint</summary>Two boolean masks of shape [N]: <code>(true == label) &
+# (pred == label)</code> and <code>(true == label) & (pred != label)</code>; index the features
+# with each (<code>torch.as_tensor(mask)</code>) and take <code>.mean(dim=0)</code>.</details>
+# </div>
+
+
+# %% tags=["task"]
+def minus_false_negative(
+    features: torch.Tensor, pred: np.ndarray, true: np.ndarray, label: int
+) -> torch.Tensor:
+    """Mean features of the label's correct inputs minus those of its false negatives."""
+    return ...
+
+
+# %% tags=["solution"]
+def minus_false_negative(  # noqa: F811
+    features: torch.Tensor, pred: np.ndarray, true: np.ndarray, label: int
+) -> torch.Tensor:
+    """Mean features of the label's correct inputs minus those of its false negatives."""
+    correct = torch.as_tensor((true == label) & (pred == label))
+    missed = torch.as_tensor((true == label) & (pred != label))
+    return features[correct].mean(dim=0) - features[missed].mean(dim=0)
+
+
+# %%
+my_map = checks.differential_map(minus_false_negative, images, pred, true, buggy[0])
+library_map = input_maps[buggy[0]].minus_false_negative
+print(f"largest difference from the library's map: {float((my_map - library_map).abs().max()):.2e}")
+figure, ax = plt.subplots(figsize=(2.6, 2.6), layout="constrained")
+limit = float(my_map.abs().max())
+ax.imshow(my_map.numpy(), cmap="RdBu_r", vmin=-limit, vmax=limit)
+ax.set_title(f"{buggy[0]}: correct − false neg. (yours)", fontsize=8)
+ax.axis("off")
 
 # %% [markdown]
 # An empty panel means an empty group (a label nobody was mistaken for has no false positives).
@@ -292,13 +361,13 @@ for label in buggy:
     )
 
 # %% [markdown] tags=["task"]
-# <div class="alert alert-block alert-info"><b>Task 3.1</b>: Look at the false-negative column
+# <div class="alert alert-block alert-info"><b>Task 3.2</b>: Look at the false-negative column
 # and the counts above it. Which group is largest for the starved labels, false positives or
 # false negatives? What does that say about how the model treats a digit it has seen only ten
 # times?</div>
 
 # %% [markdown] tags=["solution"]
-# <div class="alert alert-block alert-info"><b>Task 3.1 (model answer)</b>: The counts table
+# <div class="alert alert-block alert-info"><b>Task 3.2 (model answer)</b>: The counts table
 # shows many more false negatives than false positives for each buggy label: the model rarely
 # <i>predicts</i> a starved digit at all, it sends most of them to other labels. The red in the
 # "correct − false neg." panels marks ink that the recognised images have and the missed ones
@@ -328,19 +397,26 @@ display(
 )
 
 # %% [markdown] tags=["task"]
-# <div class="alert alert-block alert-info"><b>Task 4.1</b>: Write the cosine similarity
-# between each row of <code>candidates</code> ([N, D]) and one <code>reference</code> ([D]),
-# without a loop. The next cell compares it with the library's.</div>
+# <div class="alert alert-block alert-info"><b>Task 4.1</b> (about 5 minutes): Write the
+# cosine similarity between each row of <code>candidates</code> ([N, D]) and one
+# <code>reference</code> ([D]), without a loop. The next cell checks it and compares it with
+# the library's (<code>mode.scores(..., "cosine")</code>) on the pool images of the first buggy
+# label.
+#
+# <details><summary>Hint</summary>The dot product of each row with the reference is
+# <code>candidates @ reference</code>; divide it by the norm of each row
+# (<code>candidates.norm(dim=1)</code>) and by the norm of the reference.</details></div>
 
 
 # %% tags=["task"]
-def my_cosine(
-    candidates: torch.Tensor, reference: torch.Tensor
-) -> torch.Tensor: ...  # one value per row
+def my_cosine(candidates: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+    """Cosine similarity of each row of candidates with reference: one value per row."""
+    return ...
 
 
 # %% tags=["solution"]
 def my_cosine(candidates: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:  # noqa: F811
+    """Cosine similarity of each row of candidates with reference: one value per row."""
     return (candidates @ reference) / (candidates.norm(dim=1) * reference.norm())
 
 
@@ -349,8 +425,42 @@ pool_features = mode.layer_features(model, layer, splits.pool[0])
 target = buggy[0]
 candidates = pool_features[splits.pool[1] == target].double()
 reference = layer_maps[target].reference
+my_cosine = checks.cosine(my_cosine, candidates, reference)
 gap = (my_cosine(candidates, reference) - mode.scores(candidates, reference, "cosine")).abs().max()
 print(f"largest difference from the library's cosine: {float(gap):.2e}")
+
+# %% [markdown] tags=["task"]
+# <div class="alert alert-block alert-info"><b>Task 4.2</b> (about 5 minutes): Write
+# <code>rank_by_cosine(candidates, reference)</code>: the indices of the rows of
+# <code>candidates</code>, ordered by their cosine similarity to <code>reference</code>,
+# <b>most similar first</b>. This is the order in which MODE takes the pool images of an
+# underfitting label. The next cell checks it and compares it with the library's
+# <code>mode.rank(..., "cosine")</code>.
+#
+# <details><summary>Hint</summary>Compute the similarities (your <code>my_cosine</code> or
+# <code>mode.scores(candidates, reference, "cosine")</code>), then
+# <code>torch.argsort(..., descending=True)</code>: the indices, not the sorted
+# values.</details></div>
+
+
+# %% tags=["task"]
+def rank_by_cosine(candidates: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+    """Indices of the rows of candidates, most similar to reference (by cosine) first."""
+    return ...
+
+
+# %% tags=["solution"]
+def rank_by_cosine(candidates: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:  # noqa: F811
+    """Indices of the rows of candidates, most similar to reference (by cosine) first."""
+    return torch.argsort(mode.scores(candidates, reference, "cosine"), descending=True)
+
+
+# %%
+order = checks.ranking(rank_by_cosine, candidates, reference)
+similarity = mode.scores(candidates, reference, "cosine")
+print(f"the five pool images of label {target} most like its reference: {order[:5].tolist()}")
+print(f"their cosine similarity: {similarity[order[:5]].numpy().round(3).tolist()}")
+print(f"same order as mode.rank: {torch.equal(order, mode.rank(candidates, reference, 'cosine'))}")
 
 # %% [markdown]
 # The pool images of the first buggy label that each measure likes most (left, most similar
@@ -372,6 +482,7 @@ for row, name in enumerate(MEASURES):
     axes[row, 0].set_ylabel(name, rotation=0, ha="right", fontsize=8)
 axes[0, 0].set_title("most similar", fontsize=8, loc="left")
 axes[0, -1].set_title("least similar", fontsize=8, loc="right")
+figure.suptitle(f"Pool images of label {target}, ranked against its reference by each measure")
 # %% [markdown]
 # Do the measures even disagree? For the label above: the share of each measure's picks (the
 # `share` most dissimilar images, as MODE takes them for an overfitting label) that cosine
@@ -414,13 +525,13 @@ for name in ("wasserstein", "l2"):
     print(f"{name}: reference vs its own shuffled copy = {value:.3f}")
 
 # %% [markdown] tags=["task"]
-# <div class="alert alert-block alert-info"><b>Task 4.2</b>: Group the measures by how much they
+# <div class="alert alert-block alert-info"><b>Task 4.3</b>: Group the measures by how much they
 # agree with cosine. What do the distances that disagree with it actually measure (look at the
 # correlation column and at the picture)? Which measure can't tell a map from a shuffled copy
 # of itself, and why is that a problem for comparing feature maps?</div>
 
 # %% [markdown] tags=["solution"]
-# <div class="alert alert-block alert-info"><b>Task 4.2 (model answer)</b>: Dot product picks nearly
+# <div class="alert alert-block alert-info"><b>Task 4.3 (model answer)</b>: Dot product picks nearly
 # the same images as cosine (its overlap printed above is close to 1) and Bray–Curtis many of them.
 # L1, L2, Minkowski, Chebyshev and Wasserstein overlap with cosine little more than two random draws
 # would (compare with the chance overlap printed above), and for L1, L2, Minkowski and Wasserstein
@@ -463,6 +574,65 @@ display(
     .rename_axis("label")
     .round(3)
 )
+
+# %% [markdown] tags=["task"]
+# <div class="alert alert-block alert-info"><b>Task 5.1</b> (about 15 minutes): Was that round
+# worth it? Compare it with the plain fix, the same number of pool images drawn at random.
+# Write <code>mode_against_random(model, train_data, pool, chosen, validation, retrain, *,
+# seed)</code>: retrain a copy of <code>model</code> on <code>train_data</code> plus the pool
+# images <code>chosen</code> (MODE's picks), another copy on <code>train_data</code> plus as many
+# pool images drawn by <code>mode.random_inputs(pool, len(chosen), seed=seed)</code>, and
+# return the gain in validation accuracy of each, <code>{"mode": gain, "random": gain}</code>
+# (accuracy after the round minus before). <code>retrain(model, data)</code>, defined below,
+# trains a model in place exactly as the round above did. The next cell checks your function
+# on a tiny model and a few dozen inputs, then runs it (or the library's
+# <code>mode.round_against_random</code>) on ours.
+#
+# <details><summary>Hint</summary><code>picked, _ = mode.take(pool, index)</code> gives the
+# pool images of an index; <code>copy.deepcopy(model)</code> a copy to retrain, so that both
+# start from the same weights; <code>pred, true = predict(model, validation)</code> and
+# <code>(pred == true).mean()</code> the accuracy. Join datasets with
+# <code>torch.cat</code> on inputs and on labels.</details></div>
+
+
+# %%
+def retrain(model: torch.nn.Module, data: tuple[torch.Tensor, torch.Tensor]) -> None:
+    """One retraining of ``model`` in place, as every round of MODE and its controls does it."""
+    train_classifier(
+        model, data, epochs=CONFIG.epochs, lr=CONFIG.lr, batch_size=CONFIG.batch_size,
+        seed=FIRST_SEED, progress=False,
+    )  # fmt: skip
+
+
+# %% tags=["task"]
+def mode_against_random(model, train_data, pool, chosen, validation, retrain, *, seed):
+    """Validation accuracy gains {"mode": ..., "random": ...} of one round on each selection."""
+    return ...
+
+
+# %% tags=["solution"]
+def mode_against_random(model, train_data, pool, chosen, validation, retrain, *, seed):  # noqa: F811
+    """Validation accuracy gains {"mode": ..., "random": ...} of one round on each selection."""
+    pred, true = predict(model, validation)
+    before = (pred == true).mean()
+    control = mode.random_inputs(pool, len(chosen), seed=seed)
+    gains = {}
+    for name, index in {"mode": chosen, "random": control}.items():
+        picked, _ = mode.take(pool, index)
+        new = copy.deepcopy(model)
+        retrain(new, (torch.cat([train_data[0], picked[0]]), torch.cat([train_data[1], picked[1]])))
+        pred, true = predict(new, validation)
+        gains[name] = float((pred == true).mean() - before)
+    return gains
+
+
+# %%
+mode_against_random = checks.round_against_random(mode_against_random)
+gains = mode_against_random(
+    model, splits.train, splits.pool, index, splits.validation, retrain, seed=FIRST_SEED
+)
+print(f"one round of {len(index)} pool images, validation accuracy gain over all labels:")
+print(f"MODE {gains['mode']:+.3f}, random {gains['random']:+.3f}")
 
 # %% [markdown]
 # Now the comparison MODE has to win. From the same starting model, three ways to spend the
@@ -646,7 +816,7 @@ record("buggy_end", {**buggy_end, "wrong_way": float(np.mean(wrong))})
 # label_random control, which ranks nothing, already takes most of the gain over random (the
 # two "gain" lines printed in Part 6); the ranking adds less on top, and the measures that do
 # not beat label_random are listed by name. Several of those rank by feature size rather than
-# by which features are active (Task 4.2). (2) The direction of the ranking matters more than
+# by which features are active (Task 4.3). (2) The direction of the ranking matters more than
 # the choice of measure: cosine ranked the wrong way round falls below label_random and back to
 # about the level of random (the "which way round" numbers). A sort order flipped by mistake
 # can make MODE look no better than random. (3) With a model that is already good, as the

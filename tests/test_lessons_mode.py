@@ -15,7 +15,7 @@ Part 6, which no claim below reads.
 from __future__ import annotations
 
 import pytest
-from lesson_harness import every_record_asserted, lesson_fixture
+from lesson_harness import every_record_asserted, exercise_runs_untouched, lesson_fixture
 
 pytestmark = pytest.mark.lesson
 
@@ -89,3 +89,4 @@ def test_on_a_good_model_mode_gains_much_less(lesson):
 
 
 test_every_recorded_number_is_asserted = every_record_asserted(NOTEBOOK)
+test_the_exercise_runs_untouched = exercise_runs_untouched("advanced/mode_debugging/exercise.ipynb")

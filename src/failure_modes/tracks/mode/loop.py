@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -13,7 +14,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from failure_modes.models.evaluation import per_class_accuracy, predict
+from failure_modes.models.evaluation import accuracy, per_class_accuracy, predict
 from failure_modes.models.training import train_classifier
 from failure_modes.tracks.mode.diagnosis import (
     buggy_labels,
@@ -28,7 +29,7 @@ from failure_modes.tracks.mode.similarity import MEASURES
 from failure_modes.tracks.mode.splits import Data, Splits, check_data
 from failure_modes.utils.validation import check_choice, check_positive_int, check_probability
 
-__all__ = ["DIRECTIONS", "ModeConfig", "Trajectory", "debug_model"]
+__all__ = ["DIRECTIONS", "ModeConfig", "Trajectory", "debug_model", "round_against_random"]
 
 
 DIRECTIONS = ("diagnosis", "similar", "dissimilar")
@@ -123,6 +124,52 @@ def _retrain(model: nn.Module, train: Data, config: ModeConfig, seed: int) -> nn
         seed=seed, progress=False,
     )  # fmt: skip
     return retrained
+
+
+def round_against_random(
+    model: nn.Module,
+    train: Data,
+    pool: Data,
+    chosen: torch.Tensor | Sequence[int],
+    validation: Data,
+    retrain: Callable[[nn.Module, Data], object],
+    *,
+    seed: int,
+) -> dict[str, float]:
+    """One round of MODE's fix against the random control, from the same starting model.
+
+    A copy of ``model`` is retrained on ``train`` plus the pool inputs ``chosen``, another copy
+    on ``train`` plus as many pool inputs drawn at random (:func:`random_inputs`): the same
+    budget, the same starting state, the same ``retrain``. ``model`` is left unchanged.
+
+    Parameters
+    ----------
+    model : nn.Module
+        The starting model.
+    train, pool, validation : tuple of Tensor
+        The training set, the bug-fixing pool and the split the gains are measured on.
+    chosen : Tensor or sequence of int
+        MODE's picks, indices into ``pool`` (:func:`select_inputs`).
+    retrain : callable
+        ``retrain(model, data)`` trains ``model`` in place on ``data``.
+    seed : int
+        Fixes the random control's draw.
+
+    Returns
+    -------
+    dict
+        ``{"mode": gain, "random": gain}``: validation accuracy after the round minus before.
+    """
+    chosen = torch.as_tensor(chosen, dtype=torch.long)
+    before = accuracy(*predict(model, validation))
+    picks = {"mode": chosen, "random": random_inputs(pool, len(chosen), seed=seed)}
+    gains = {}
+    for name, index in picks.items():
+        selected, _ = take(pool, index)
+        retrained = copy.deepcopy(model)
+        retrain(retrained, _concat(train, selected))
+        gains[name] = accuracy(*predict(retrained, validation)) - before
+    return gains
 
 
 def _mode_selection(
