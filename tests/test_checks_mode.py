@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from failure_modes.course.checks import mode as checks
+from failure_modes.course.checks.mode import retraining
 from failure_modes.models.evaluation import accuracy, per_class_accuracy, predict
 from failure_modes.tracks import mode
 
@@ -263,10 +264,10 @@ def test_the_checks_leave_the_global_random_stream_alone():
 
 
 def test_the_reference_round_retrains_copies_with_the_same_budget():
-    probe = checks._round_probe()
+    probe = retraining._round_probe()
     gains = mode.round_against_random(
         probe.model, probe.train, probe.pool, probe.chosen, probe.validation, probe.spy, seed=0
     )
     assert set(gains) == {"mode", "random"}
     assert probe.spy.calls == [(len(probe.chosen) + len(probe.train[1]), True)] * 2
-    assert checks._same_state(probe.model, probe.spy.start)
+    assert retraining._same_state(probe.model, probe.spy.start)
