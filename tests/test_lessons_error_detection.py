@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from lesson_harness import every_record_asserted, lesson_fixture
+from lesson_harness import every_record_asserted, exercise_runs_untouched, lesson_fixture
 
 pytestmark = [pytest.mark.lesson, pytest.mark.filterwarnings("ignore::UserWarning")]
 
@@ -28,7 +28,7 @@ def test_part0_the_model_makes_enough_real_mistakes(lesson):
 
 
 def test_part1_confidence_is_a_strong_but_imperfect_baseline(lesson):
-    # Task 1.1: "about nine pairs out of ten"; sure-but-wrong share "far from zero".
+    # Task 1.2: "about nine pairs out of ten"; sure-but-wrong share "far from zero".
     assert 0.88 <= lesson["auroc_confidence"] <= 0.93
     assert lesson["sure_and_wrong_share"] >= 0.1
 
@@ -57,7 +57,7 @@ def test_part3_wrong_answers_are_fragile_under_mutation(lesson):
 
 
 def test_part3_negating_fc1_neurons_separates_best(lesson):
-    # Task 3.2: fc1 NAI has the highest LCR AUROC; conv2 NAI needs more tries and keeps less
+    # Task 3.3: fc1 NAI has the highest LCR AUROC; conv2 NAI needs more tries and keeps less
     # accurate mutants; Gaussian fuzz keeps mutants close to the original, changes fewer
     # answers and separates worse.
     kinds = lesson["mutation_kinds"]
@@ -75,7 +75,8 @@ def test_part3_negating_fc1_neurons_separates_best(lesson):
 
 
 def test_part3_the_vectorised_mutants_are_the_loop_and_leave_the_model_alone(lesson):
-    # Task 3.1 (model answer): "exactly the loop's predictions, leaves the original untouched".
+    # Task 3.3 (model answer), on the loop of Part 3: "exactly the loop's predictions, leaves
+    # the original untouched".
     assert lesson["loop_equals_together"] is True
     assert lesson["original_unchanged"] is True
 
@@ -111,7 +112,7 @@ def test_part4_comparison_with_the_paper(lesson):
 
 
 def test_part5_the_validation_threshold_lifts_kept_accuracy(lesson):
-    # Task 5.1: the threshold cancels a share well above the error rate (most cancelled
+    # Task 5.2: the threshold cancels a share well above the error rate (most cancelled
     # answers are right), catches most errors, and lifts the kept accuracy.
     share = lesson["cancelled_share"]
     error_rate = 1 - lesson["test_accuracy"]
@@ -122,7 +123,7 @@ def test_part5_the_validation_threshold_lifts_kept_accuracy(lesson):
 
 
 def test_part5_risk_coverage_beside_the_paper(lesson):
-    # Part 5 / Task 5.1: cancelling 27 % keeps predictions more accurate than the paper's 96.8 %;
+    # Part 5 / Task 5.2: cancelling 27 % keeps predictions more accurate than the paper's 96.8 %;
     # the combined detector and confidence keep nearly the same accuracy at every share.
     assert lesson["kept_accuracy_at_27_percent"] > PAPER["kept"]
     assert lesson["risk_coverage_shares"][0] == 0
@@ -134,3 +135,6 @@ def test_part5_risk_coverage_beside_the_paper(lesson):
 
 
 test_every_recorded_number_is_asserted = every_record_asserted(NOTEBOOK)
+test_the_exercise_runs_untouched = exercise_runs_untouched(
+    "advanced/error_detection/exercise.ipynb"
+)

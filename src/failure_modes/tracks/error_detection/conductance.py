@@ -21,7 +21,7 @@ from failure_modes.tracks.error_detection._model import (
 )
 from failure_modes.utils.validation import check_choice, check_positive_int, check_targets
 
-__all__ = ["INTEGRATION_RULES", "layer_conductance", "max_softmax"]
+__all__ = ["INTEGRATION_RULES", "layer_conductance", "logit_rise", "max_softmax"]
 
 INTEGRATION_RULES = (
     "gausslegendre",
@@ -131,3 +131,14 @@ def max_softmax(model: nn.Module, inputs: torch.Tensor, *, batch_size: int = 100
     check_positive_int(batch_size, "batch_size")
     with evaluating(model):
         return logits(model, inputs, batch_size).softmax(dim=1).amax(dim=1).cpu()
+
+
+def logit_rise(logits: torch.Tensor, baseline_logits: torch.Tensor) -> torch.Tensor:
+    """Per image, the predicted class's logit minus the same class's logit at the baseline.
+
+    What the conductances of a layer add up to (completeness). ``logits`` is ``[N, classes]``,
+    ``baseline_logits`` ``[1, classes]``, the model's output for the baseline input.
+    """
+    predicted = logits.argmax(dim=1)
+    rows = torch.arange(len(logits), device=logits.device)
+    return logits[rows, predicted] - baseline_logits[0, predicted]

@@ -33,6 +33,7 @@ __all__ = [
     "auroc",
     "choose_threshold",
     "risk_coverage",
+    "risk_coverage_curve",
 ]
 
 DETECTORS = {
@@ -304,3 +305,26 @@ def risk_coverage(
             }
         )
     return pd.DataFrame(rows).set_index("cancelled")
+
+
+def risk_coverage_curve(confidence: object, is_error: object) -> tuple[np.ndarray, np.ndarray]:
+    """Risk and coverage when only the ``k`` most confident predictions are kept, for every ``k``.
+
+    Parameters
+    ----------
+    confidence : array-like
+        ``[N]`` how much each prediction is trusted (higher: more likely right).
+    is_error : array-like of bool
+        ``[N]`` True where the prediction is wrong.
+
+    Returns
+    -------
+    coverage, risk : ndarray
+        ``[N]`` each: for ``k = 1 .. N`` kept, the share kept ``k / N`` and the error rate
+        among the kept ones. Ties keep the data order.
+    """
+    confidence = _as_features(confidence)[:, 0]
+    errors = _as_errors(is_error, len(confidence))
+    order = np.argsort(-confidence, kind="stable")
+    kept = np.arange(1, len(confidence) + 1)
+    return kept / len(confidence), np.cumsum(errors[order]) / kept

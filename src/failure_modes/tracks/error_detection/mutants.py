@@ -49,6 +49,8 @@ __all__ = [
     "make_mutants",
     "mutant_predictions",
     "label_change_rate",
+    "change_rate",
+    "negated_copy",
 ]
 
 MODES = {
@@ -145,6 +147,29 @@ class Mutants:
             for name, value in self.stacked_parameters(model).items():
                 mutant.get_parameter(name).copy_(value[index])
         return mutant
+
+
+def negated_copy(model: nn.Module, layer: str, units: torch.Tensor | Sequence[int]) -> nn.Module:
+    """A deep copy of ``model`` whose output ``units`` of ``layer`` are negated (weights and bias).
+
+    One NAI mutant made by hand: the same network as :meth:`Mutants.materialize` gives for a
+    mutant that negates these units; ``model`` is not changed.
+    """
+    module = model.get_submodule(layer)
+    units = torch.as_tensor(units, device=module.weight.device).long()
+    bias = None if module.bias is None else -module.bias.detach()[units][None]
+    one = Mutants(
+        mode="NAI",
+        fraction=len(units) / module.weight.shape[0],
+        layers=(layer,),
+        filters={layer: units[None]},
+        weight={layer: -module.weight.detach()[units][None]},
+        bias={layer: bias},
+        accuracy=torch.full((1,), float("nan")),
+        original_accuracy=math.nan,
+        tried=1,
+    )
+    return one.materialize(model, 0)
 
 
 def _mutable_layers(model: nn.Module, layers: str | Sequence[str] | None) -> tuple[str, ...]:
@@ -396,4 +421,13 @@ def label_change_rate(
     original, mutated = mutant_predictions(
         model, mutants, inputs, batch_size=batch_size, strategy=strategy
     )
+    return change_rate(original, mutated)
+
+
+def change_rate(original: torch.Tensor, mutated: torch.Tensor) -> torch.Tensor:
+    """Per input, the share of mutants whose predicted class differs from the original's.
+
+    ``original`` is ``[N]`` classes of the model, ``mutated`` ``[M, N]`` classes of ``M``
+    mutants (as :func:`mutant_predictions` returns them); the result is ``[N]`` floats on the CPU.
+    """
     return (mutated != original).float().mean(dim=0).cpu()
