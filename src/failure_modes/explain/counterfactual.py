@@ -47,6 +47,7 @@ from failure_modes.explain.proximity import (
     outline_mask,
     total_variation,
 )
+from failure_modes.utils.devices import evaluating
 from failure_modes.utils.validation import (
     as_tensor,
     check_choice,
@@ -303,9 +304,7 @@ def counterfactual(
     patience = check_index(patience, "patience")
     images = _check_inputs(inputs)
     check_same_device(model, images, "inputs")
-    was_training = model.training
-    model.eval()
-    try:
+    with evaluating(model):
         with torch.no_grad():
             logits = model(images)
         targets = check_targets(
@@ -321,8 +320,6 @@ def counterfactual(
         changed_images = images + delta / std
         with torch.no_grad():
             prediction = model(changed_images).argmax(dim=1)
-    finally:
-        model.train(was_training)
     return CounterfactualResult(
         images=changed_images.detach(),
         change=delta.detach(),

@@ -25,6 +25,7 @@ from captum.attr import (
 )
 from torch import nn
 
+from failure_modes.utils.devices import device_of, evaluating
 from failure_modes.utils.validation import (
     as_tensor,
     check_choice,
@@ -165,26 +166,28 @@ def attribute(
     if batch_size is None:
         batch_size = default_batch_size(method, **options)
     check_positive_int(batch_size, "batch_size")
-    device = next(model.parameters()).device
+    device = device_of(model)
     inputs = inputs.to(device)
     targets = check_targets(target, len(inputs), "target", device=device)
-    model.eval()
-    explainer = spec.build(model)
-    if spec.needs_baseline_distribution:
-        kwargs["baselines"] = _baseline_distribution(inputs, kwargs.get("baselines"))
-    chunks = []
-    for start in range(0, len(inputs), batch_size):
-        stop = start + batch_size
-        batch_kwargs = dict(kwargs)
-        baselines = batch_kwargs.get("baselines")
-        if (
-            not spec.needs_baseline_distribution
-            and isinstance(baselines, torch.Tensor)
-            and baselines.shape == inputs.shape
-        ):
-            batch_kwargs["baselines"] = baselines[start:stop].to(device)
-        maps = explainer.attribute(inputs[start:stop], target=targets[start:stop], **batch_kwargs)
-        chunks.append(maps.detach().cpu())
+    with evaluating(model):
+        explainer = spec.build(model)
+        if spec.needs_baseline_distribution:
+            kwargs["baselines"] = _baseline_distribution(inputs, kwargs.get("baselines"))
+        chunks = []
+        for start in range(0, len(inputs), batch_size):
+            stop = start + batch_size
+            batch_kwargs = dict(kwargs)
+            baselines = batch_kwargs.get("baselines")
+            if (
+                not spec.needs_baseline_distribution
+                and isinstance(baselines, torch.Tensor)
+                and baselines.shape == inputs.shape
+            ):
+                batch_kwargs["baselines"] = baselines[start:stop].to(device)
+            maps = explainer.attribute(
+                inputs[start:stop], target=targets[start:stop], **batch_kwargs
+            )
+            chunks.append(maps.detach().cpu())
     return torch.cat(chunks)
 
 

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from failure_modes.data.tensors import image_tensors
-from failure_modes.utils.devices import device_of, model_on
+from failure_modes.utils.devices import device_of, evaluating
 from failure_modes.utils.validation import as_tensor, check_positive_int, check_same_shape
 
 __all__ = ["NOISE_STD", "add_noise", "psnr", "denoise", "evaluate_denoiser"]
@@ -76,9 +76,9 @@ def denoise(
     ``device=None`` computes where the model is; the model given is never moved.
     """
     check_positive_int(batch_size, "batch_size")
-    model = model_on(model, device)
-    device = device_of(model)
-    outputs = [model(batch.to(device)).cpu() for batch in images.split(batch_size)]
+    with evaluating(model, device) as net:
+        device = device_of(net)
+        outputs = [net(batch.to(device)).cpu() for batch in images.split(batch_size)]
     return torch.cat(outputs)
 
 

@@ -6,7 +6,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from failure_modes.models.training import classification_tensors, device_of, model_on
+from failure_modes.data.tensors import classification_tensors
+from failure_modes.utils.devices import device_of, evaluating
 from failure_modes.utils.validation import check_positive_int, check_targets
 
 __all__ = ["predict", "predict_proba", "accuracy", "per_class_accuracy", "confusion"]
@@ -29,9 +30,9 @@ def predict_proba(
     """
     check_positive_int(batch_size, "batch_size")
     inputs, targets = classification_tensors(dataset)
-    model = model_on(model, device)
-    device = device_of(model)
-    chunks = [model(batch.to(device)).softmax(dim=1).cpu() for batch in inputs.split(batch_size)]
+    with evaluating(model, device) as net:
+        device = device_of(net)
+        chunks = [net(batch.to(device)).softmax(dim=1).cpu() for batch in inputs.split(batch_size)]
     return torch.cat(chunks).numpy(), targets.numpy()
 
 

@@ -14,6 +14,7 @@ from failure_modes.models.evaluation import predict
 from failure_modes.models.training import train_classifier
 from failure_modes.tracks.mode.diagnosis import check_open_unit
 from failure_modes.tracks.mode.splits import Data, Splits, check_data
+from failure_modes.utils.devices import device_of, evaluating
 from failure_modes.utils.seeding import seeded
 from failure_modes.utils.validation import check_choice, check_positive_int
 
@@ -74,9 +75,10 @@ def layer_features(
     points = probe_points(model)
     check_choice(layer, points, "layer")
     check_positive_int(batch_size, "batch_size")
-    prefix = model[: points[layer]].eval()  # shares the trained layers, copies nothing
-    device = next(model.parameters()).device
-    chunks = [prefix(batch.to(device)).flatten(1).cpu() for batch in inputs.split(batch_size)]
+    prefix = model[: points[layer]]  # shares the trained layers, copies nothing
+    device = device_of(model)
+    with evaluating(prefix):
+        chunks = [prefix(batch.to(device)).flatten(1).cpu() for batch in inputs.split(batch_size)]
     return torch.cat(chunks) if chunks else inputs.new_zeros(0, 0)
 
 
