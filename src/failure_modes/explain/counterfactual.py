@@ -51,6 +51,7 @@ from failure_modes.utils.devices import evaluating
 from failure_modes.utils.validation import (
     as_tensor,
     check_choice,
+    check_finite,
     check_index,
     check_number,
     check_positive_int,
@@ -182,7 +183,7 @@ def _check_inputs(inputs: object) -> torch.Tensor:
         )
     if len(inputs) == 0:
         raise ValueError("inputs is an empty batch.")
-    return inputs
+    return check_finite(inputs, "inputs")
 
 
 def _pixel_space(

@@ -29,6 +29,7 @@ from failure_modes.utils.devices import device_of, evaluating
 from failure_modes.utils.validation import (
     as_tensor,
     check_choice,
+    check_float_batch,
     check_positive_int,
     check_targets,
 )
@@ -161,6 +162,7 @@ def attribute(
             f"inputs must be a float batch [N, C, H, W], got dtype {inputs.dtype} and shape "
             f"{tuple(inputs.shape)}."
         )
+    inputs = check_float_batch(inputs, "inputs", ndim=None)
     spec = METHODS[method]
     kwargs = {**spec.defaults, **options}
     if batch_size is None:
@@ -168,8 +170,14 @@ def attribute(
     check_positive_int(batch_size, "batch_size")
     device = device_of(model)
     inputs = inputs.to(device)
-    targets = check_targets(target, len(inputs), "target", device=device)
     with evaluating(model):
+        num_classes = None
+        if "additional_forward_args" not in kwargs:  # else the forward needs more than inputs
+            with torch.no_grad():
+                num_classes = model(inputs[:1]).shape[-1]
+        targets = check_targets(
+            target, len(inputs), "target", num_classes=num_classes, device=device
+        )
         explainer = spec.build(model)
         if spec.needs_baseline_distribution:
             kwargs["baselines"] = _baseline_distribution(inputs, kwargs.get("baselines"))

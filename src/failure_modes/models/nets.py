@@ -113,6 +113,10 @@ class SmallCNN(_NamedSequential):
     ) -> None:
         check_positive_int(in_channels, "in_channels")
         check_positive_int(num_classes, "num_classes")
+        check_positive_int(hidden, "hidden")
+        for channel in channels:
+            check_positive_int(channel, "channels")
+        check_positive_int(image_size, "image_size")
         if image_size % 4:
             raise ValueError(
                 f"image_size must be divisible by 4 (two 2x2 poolings), got {image_size}."

@@ -25,6 +25,12 @@ __all__ = [
     "check_index",
     "check_number",
     "check_same_device",
+    "check_finite",
+    "check_float_batch",
+    "check_unit_interval",
+    "check_non_empty",
+    "check_same_length",
+    "check_not_none",
     "as_tensor",
 ]
 
@@ -167,6 +173,14 @@ def check_targets(
             f"{name} must be one int or have shape [{n}] (one label per item), got shape "
             f"{tuple(labels.shape)}."
         )
+    if labels.device.type == "meta":  # no values to check (shape-only tensors)
+        return labels
+    if num_classes is None and n and bool((labels < 0).any()):
+        raise ValueError(
+            f"{name} must be class indices 0, 1, 2, ..., got negative labels "
+            f'{sorted(set(labels[labels < 0].tolist()))}; -1 is not "the last class" here, '
+            "write the class's own index."
+        )
     if num_classes is not None and n:
         bad = (labels < 0) | (labels >= num_classes)
         if bool(bad.any()):
@@ -255,3 +269,114 @@ def check_same_device(model: torch.nn.Module, inputs: torch.Tensor, name: str = 
             f"{name} are on {inputs.device} but the model is on {parameter.device}; "
             f"move them with {name}.to({str(parameter.device)!r})."
         )
+
+
+def check_not_none(value: object, name: str, what: str) -> object:
+    """Raise ``TypeError`` if ``value`` is None (a default would hide the mistake)."""
+    if value is None:
+        raise TypeError(f"{name} must be {what}, got None.")
+    return value
+
+
+def check_finite(value: object, name: str) -> torch.Tensor:
+    """``value`` as a tensor whose every entry is finite (no NaN, no inf), or ``ValueError``.
+
+    One NaN pixel turns every weight NaN in training, and a NaN attribution map has no
+    meaningful score; such inputs are refused where they enter.
+    """
+    tensor = as_tensor(value, name)
+    if (
+        (tensor.is_floating_point() or tensor.is_complex())
+        and tensor.numel()
+        and tensor.device.type != "meta"
+    ):
+        finite = torch.isfinite(tensor)
+        if not bool(finite.all()):
+            bad = int((~finite).sum())
+            raise ValueError(
+                f"{name} must be finite, got {bad} NaN or infinite value(s) in "
+                f"{_describe(tensor)}; find where they came from (a division by zero, a "
+                "log of 0) or drop those items."
+            )
+    return tensor
+
+
+def check_non_empty(value: object, name: str) -> object:
+    """Raise ``ValueError`` if ``value`` (a tensor, array or sequence) holds no item."""
+    try:
+        size = len(value)  # type: ignore[arg-type]
+    except TypeError:
+        return value
+    if size == 0:
+        raise ValueError(f"{name} is empty; pass at least one item.")
+    return value
+
+
+def check_same_length(a: object, b: object, name_a: str, name_b: str) -> None:
+    """Raise ``ValueError`` if ``a`` and ``b`` hold different numbers of items."""
+    if len(a) != len(b):  # type: ignore[arg-type]
+        raise ValueError(
+            f"{name_a} and {name_b} must have one entry per item, got {len(a)} and "  # type: ignore[arg-type]
+            f"{len(b)}; take both from the same dataset or index them alike."  # type: ignore[arg-type]
+        )
+
+
+def check_float_batch(
+    value: object, name: str = "inputs", *, ndim: int | tuple[int, ...] | None = 4
+) -> torch.Tensor:
+    """``value`` as a non-empty, finite float tensor with ``ndim`` dimensions (``[N, C, H, W]``).
+
+    Raises
+    ------
+    TypeError
+        If it is not a tensor/array or not floating point (uint8 pixels need ``/ 255``).
+    ValueError
+        For another number of dimensions, no item, or NaN/inf values.
+    """
+    tensor = as_tensor(value, name)
+    if not tensor.is_floating_point():
+        hint = (
+            " (uint8 pixels: divide by 255, or use to_tensors)"
+            if tensor.dtype == torch.uint8
+            else ""
+        )
+        raise TypeError(f"{name} must be a float tensor, got {_describe(value)}{hint}.")
+    dims = (ndim,) if isinstance(ndim, int) else ndim
+    if dims is not None and tensor.ndim not in dims:
+        shape = {2: "[N, D]", 3: "[N, H, W]", 4: "[N, C, H, W]"}
+        expected = " or ".join(shape.get(d, f"{d}-D") for d in dims)
+        raise ValueError(
+            f"{name} must have shape {expected}, got {_describe(value)}; a single image needs "
+            "a batch axis (image[None])."
+        )
+    if tensor.ndim and len(tensor) == 0:
+        raise ValueError(f"{name} is empty (shape {tuple(tensor.shape)}); pass at least one item.")
+    return check_finite(tensor, name)
+
+
+def check_unit_interval(value: object, name: str = "images") -> torch.Tensor:
+    """``value`` as a float tensor of pixels in [0, 1] (clean images, not normalised inputs).
+
+    Raises
+    ------
+    TypeError
+        For uint8 (0..255) pixels or another non-float dtype.
+    ValueError
+        For NaN/inf or values outside [0, 1] (normalised inputs are negative).
+    """
+    tensor = as_tensor(value, name)
+    if not tensor.is_floating_point():
+        raise TypeError(
+            f"{name} must be float pixels in [0, 1], got {_describe(value)}; for uint8 images "
+            "use images.float() / 255."
+        )
+    check_finite(tensor, name)
+    if tensor.numel():
+        low, high = float(tensor.min()), float(tensor.max())
+        if low < 0 or high > 1:
+            raise ValueError(
+                f"{name} must lie in [0, 1] (clean pixels), got values in [{low:.3g}, "
+                f"{high:.3g}]; normalised inputs must be mapped back with x * std + mean, "
+                "0..255 pixels divided by 255."
+            )
+    return tensor

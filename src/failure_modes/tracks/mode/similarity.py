@@ -17,7 +17,7 @@ from typing import Literal
 
 import torch
 
-from failure_modes.utils.validation import check_choice
+from failure_modes.utils.validation import check_choice, check_finite
 
 __all__ = ["Measure", "MEASURES", "scores", "rank"]
 
@@ -108,6 +108,7 @@ def _as_matrix(candidates: object, reference: object) -> tuple[torch.Tensor, tor
             f"each candidate must have as many values as reference ({reference.numel()}), got "
             f"{candidates.shape[1]}."
         )
+    check_finite(candidates, "candidates")
     if not bool(torch.isfinite(reference).all()):
         raise ValueError("reference contains NaN or infinite values; it cannot rank candidates.")
     return candidates, reference
