@@ -36,6 +36,7 @@ from failure_modes.utils.devices import evaluating
 from failure_modes.utils.validation import (
     as_tensor,
     check_choice,
+    check_model,
     check_positive_int,
     check_targets,
 )
@@ -298,6 +299,7 @@ def contrastive_saliency(
     >>> maps["integrated_gradients"]["contrast"].shape  # doctest: +SKIP
     torch.Size([4, 1, 28, 28])
     """
+    check_model(model)
     images = as_tensor(inputs, "inputs")
     if images.ndim == 3:
         images = images.unsqueeze(0)

@@ -36,7 +36,7 @@ def relevance(attributions: torch.Tensor) -> torch.Tensor:
     Tensor
         ``[N, H, W]``, on the maps' device.
     """
-    attributions = as_tensor(attributions, "attributions")
+    attributions = check_finite(as_tensor(attributions, "attributions"), "attributions")
     if attributions.ndim == 4:
         return attributions.detach().abs().sum(dim=1)
     if attributions.ndim == 3:

@@ -31,6 +31,7 @@ __all__ = [
     "check_non_empty",
     "check_same_length",
     "check_not_none",
+    "check_model",
     "as_tensor",
 ]
 
@@ -263,12 +264,20 @@ def check_number(
 
 def check_same_device(model: torch.nn.Module, inputs: torch.Tensor, name: str = "inputs") -> None:
     """Raise ``ValueError`` if ``inputs`` live on another device than ``model``'s parameters."""
+    check_model(model)
     parameter = next(model.parameters(), None)
     if parameter is not None and parameter.device != inputs.device:
         raise ValueError(
             f"{name} are on {inputs.device} but the model is on {parameter.device}; "
             f"move them with {name}.to({str(parameter.device)!r})."
         )
+
+
+def check_model(model: object, name: str = "model") -> torch.nn.Module:
+    """Raise ``TypeError`` unless ``model`` is a ``torch.nn.Module``."""
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"{name} must be a torch.nn.Module (a network), got {_describe(model)}.")
+    return model
 
 
 def check_not_none(value: object, name: str, what: str) -> object:

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from failure_modes.utils.devices import evaluating
-from failure_modes.utils.validation import as_tensor, check_same_device
+from failure_modes.utils.validation import as_tensor, check_float_batch, check_same_device
 
 __all__ = ["check_inputs", "evaluating", "logits", "resolve_layer"]
 
@@ -29,7 +29,7 @@ def check_inputs(model: nn.Module, inputs: object, name: str = "inputs") -> torc
             f"{inputs.dtype} and shape {tuple(inputs.shape)}."
         )
     check_same_device(model, inputs, name)
-    return inputs
+    return check_float_batch(inputs, name, ndim=None)
 
 
 def resolve_layer(model: nn.Module, layer: str | nn.Module) -> tuple[str, nn.Module]:

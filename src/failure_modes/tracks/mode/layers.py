@@ -16,7 +16,7 @@ from failure_modes.tracks.mode.diagnosis import check_open_unit
 from failure_modes.tracks.mode.splits import Data, Splits, check_data
 from failure_modes.utils.devices import device_of, evaluating
 from failure_modes.utils.seeding import seeded
-from failure_modes.utils.validation import check_choice, check_positive_int
+from failure_modes.utils.validation import check_choice, check_float_batch, check_positive_int
 
 __all__ = [
     "Probe",
@@ -70,6 +70,12 @@ def layer_features(
     batch_size : int, default 1000
         Inputs per forward pass.
     """
+    inputs = check_float_batch(inputs, "inputs", ndim=None)
+    if inputs.ndim < 2:
+        raise ValueError(
+            f"inputs must be a batch [N, ...] (one row per input), got shape "
+            f"{tuple(inputs.shape)}; a single input needs inputs[None]."
+        )
     if layer == "input":
         return inputs.detach().reshape(len(inputs), -1).cpu()
     points = probe_points(model)

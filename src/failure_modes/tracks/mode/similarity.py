@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
 import torch
 
 from failure_modes.utils.validation import check_choice, check_finite
@@ -98,6 +99,11 @@ MEASURES: dict[str, Measure] = {
 
 
 def _as_matrix(candidates: object, reference: object) -> tuple[torch.Tensor, torch.Tensor]:
+    for value, name in ((candidates, "candidates"), (reference, "reference")):
+        if not isinstance(value, (torch.Tensor, np.ndarray, list, tuple)):
+            raise TypeError(
+                f"{name} must be a tensor of feature values, got {type(value).__name__}."
+            )
     candidates = torch.as_tensor(candidates).detach().cpu().double()
     reference = torch.as_tensor(reference).detach().cpu().double()
     # flatten(1) keeps an empty [0, D] batch (a label the pool has run out of) as it is.
