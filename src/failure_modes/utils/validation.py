@@ -32,6 +32,9 @@ __all__ = [
     "check_same_length",
     "check_not_none",
     "check_model",
+    "check_open_unit",
+    "check_grey_level",
+    "check_amplitude",
     "as_tensor",
 ]
 
@@ -257,6 +260,8 @@ def check_number(
     """Check that ``value`` is a real number in the closed interval [``low``, ``high``]."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise TypeError(f"{name} must be a number, got {_describe(value)}.")
+    if math.isnan(value):
+        raise ValueError(f"{name} must be a number, got NaN.")
     if not low <= value <= high:
         raise ValueError(f"{name} must lie in [{low}, {high}], got {value}.")
     return float(value)
@@ -389,3 +394,31 @@ def check_unit_interval(value: object, name: str = "images") -> torch.Tensor:
                 "0..255 pixels divided by 255."
             )
     return tensor
+
+
+def check_open_unit(value: float, name: str) -> float:
+    """Check that ``value`` lies strictly between 0 and 1 and return it as a float.
+
+    Thresholds of exactly 0 or 1 would make every label buggy or none, so both ends are out.
+    """
+    value = check_number(value, name)
+    if not 0 < value < 1:
+        raise ValueError(f"{name} must lie strictly between 0 and 1, got {value}.")
+    return value
+
+
+def check_grey_level(value: int, name: str = "value") -> int:
+    """Check that ``value`` is an integer grey level in 0..255 (the colour an artifact paints)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer in 0..255, got {value!r}.")
+    if not 0 <= value <= 255:
+        raise ValueError(f"{name} must be an integer in 0..255, got {value!r}.")
+    return int(value)
+
+
+def check_amplitude(amplitude: float, name: str = "amplitude") -> float:
+    """Check that ``amplitude`` (grey levels an artifact adds) lies in (0, 255]."""
+    amplitude = check_number(amplitude, name)
+    if not 0 < amplitude <= 255:
+        raise ValueError(f"{name} must lie in (0, 255], got {amplitude}.")
+    return amplitude
