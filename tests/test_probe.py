@@ -158,6 +158,12 @@ BAD = {
         "none": lambda: None,
         "uint8": lambda: ((_images() * 255).to(torch.uint8), _labels()),
     },
+    "layer_count": {"negative": lambda: -1, "too_large": lambda: 99, "float": lambda: 1.5},
+    "target_or_predicted": {  # None means "the predicted class"
+        "float": lambda: 1.5,
+        "negative": lambda: -1,
+        "too_large": lambda: 99,
+    },  # fmt: skip
     "transform_of": {"none": lambda: None, "tensor": lambda: _images()},
     "count_or_default": {"zero": lambda: 0, "negative": lambda: -4, "float": lambda: 2.5},
     "mask_or_empty": {"none": lambda: None, "float": lambda: _mask().float()},
@@ -301,6 +307,53 @@ R = {
     "failure_modes.data.tensors.image_tensors": (
         lambda: dict(dataset=_images()),
         {"dataset": "unit_elementwise"},
+    ),
+    "failure_modes.explain.scores.pointing_game": (
+        lambda: dict(attributions=_maps(), mask=_mask()),
+        {"attributions": "maps", "mask": "mask"},
+    ),
+    "failure_modes.explain.scores.relevance_rank_accuracy": (
+        lambda: dict(attributions=_maps(), mask=_mask()),
+        {"attributions": "maps", "mask": "mask"},
+    ),
+    "failure_modes.explain.scores.chance_level": (
+        lambda: dict(mask=_mask()),
+        {"mask": "mask_or_empty"},
+    ),
+    "failure_modes.explain.randomization.rank_correlation": (
+        lambda: dict(first=_maps(), second=_maps().flip(0)),
+        {"first": "maps", "second": "maps"},
+    ),
+    "failure_modes.explain.randomization.randomize_layers": (
+        lambda: dict(model=_model(), n_layers=1),
+        {"model": "model", "n_layers": "layer_count"},
+    ),
+    "failure_modes.tracks.mode.diagnosis.label_accuracy": (
+        lambda: dict(model=_model(), data=(_images(), _labels()), num_classes=CLASSES),
+        {"model": "model", "data": "pair", "num_classes": "count", "device": "device"},
+    ),
+    "failure_modes.tracks.mode.selection.random_inputs": (
+        lambda: dict(pool=(_images(), _labels()), size=2, seed=0),
+        {"pool": "pair", "size": "count"},
+    ),
+    "failure_modes.tracks.mode.heat_maps.heat_maps": (
+        lambda: dict(
+            features=_maps().flatten(1), predictions=_labels(), targets=_labels(), label=1
+        ),
+        {"features": "maps", "predictions": "labels_any", "targets": "labels_any"},
+    ),
+    "failure_modes.tracks.error_detection.conductance.layer_conductance": (
+        lambda: dict(model=_model(), inputs=_images(), layer="0", n_steps=2, progress=False),
+        {
+            "model": "model",
+            "inputs": "images",
+            "target": "target_or_predicted",
+            "n_steps": "count",
+        },  # fmt: skip
+    ),
+    "failure_modes.models.denoising.evaluate_denoiser": (
+        lambda: dict(model=nn.Conv2d(1, 1, 3, padding=1), datasets={"test": _images()}),
+        {"model": "model", "device": "device", "batch_size": "count"},
     ),
     "failure_modes.models.nets.SmallCNN": (
         lambda: dict(image_size=SIDE),

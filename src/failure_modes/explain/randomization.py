@@ -15,7 +15,13 @@ from torch import nn
 
 from failure_modes.explain.scores import relevance
 from failure_modes.utils.seeding import seeded
-from failure_modes.utils.validation import check_positive_int, check_same_shape
+from failure_modes.utils.validation import (
+    as_tensor,
+    check_finite,
+    check_model,
+    check_positive_int,
+    check_same_shape,
+)
 
 __all__ = ["parameter_layers", "randomize_layers", "rank_correlation", "structural_similarity"]
 
@@ -26,6 +32,7 @@ def parameter_layers(model: nn.Module) -> list[str]:
     For ``nn.Sequential`` models such as :class:`~failure_modes.models.DenseModel` this is from
     the output layer back to the input: the order of a cascading randomisation.
     """
+    check_model(model)
     owners = [
         name
         for name, module in model.named_modules()
@@ -90,7 +97,16 @@ def rank_correlation(first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
         ``[N]`` values in [-1, 1]; where a map is constant (e.g. all zeros), 1 if the other is
         the same map and 0 otherwise.
     """
-    a, b = relevance(first), relevance(second)
+    a, b = (
+        check_finite(as_tensor(maps, name), name)
+        for maps, name in ((first, "first"), (second, "second"))
+    )
+    for maps, name in ((a, "first"), (b, "second")):
+        if maps.ndim not in (3, 4):
+            raise ValueError(
+                f"{name} must be maps of shape [N, H, W] or [N, C, H, W], got {tuple(maps.shape)}."
+            )
+    a, b = relevance(a), relevance(b)
     check_same_shape(a, b, "first", "second")
     # Average ranks for ties: sparse maps (Guided Backprop, occlusion) have many equal zeros.
     ranks_a = torch.from_numpy(rankdata(a.flatten(1).cpu().numpy(), axis=1)).float()
