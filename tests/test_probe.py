@@ -164,6 +164,25 @@ BAD = {
         "negative": lambda: -1,
         "too_large": lambda: 99,
     },  # fmt: skip
+    "images_or_empty": {
+        "nan": lambda: _nan(_images()),
+        "inf": lambda: _inf(_images()),
+        "none": lambda: None,
+        "uint8": lambda: (_images() * 255).to(torch.uint8),
+        "wrong_shape": lambda: torch.rand(SIDE),
+    },
+    "uint8_images": {
+        "float": lambda: _images()[:, 0],
+        "none": lambda: None,
+        "wrong_shape": lambda: torch.zeros(SIDE, SIDE, dtype=torch.uint8),
+    },
+    "grey": {
+        "negative": lambda: -1,
+        "too_large": lambda: 256,
+        "float": lambda: 2.5,
+        "none": lambda: None,
+    },  # fmt: skip
+    "amplitude": {"zero": lambda: 0, "nan": lambda: math.nan, "none": lambda: None},
     "transform_of": {"none": lambda: None, "tensor": lambda: _images()},
     "count_or_default": {"zero": lambda: 0, "negative": lambda: -4, "float": lambda: 2.5},
     "mask_or_empty": {"none": lambda: None, "float": lambda: _mask().float()},
@@ -354,6 +373,54 @@ R = {
     "failure_modes.models.denoising.evaluate_denoiser": (
         lambda: dict(model=nn.Conv2d(1, 1, 3, padding=1), datasets={"test": _images()}),
         {"model": "model", "device": "device", "batch_size": "count"},
+    ),
+    "failure_modes.data.taint.taint_images": (
+        lambda: dict(
+            images=(_images()[:, 0] * 255).to(torch.uint8),
+            targets=_labels(),
+            corruptions={1: _lazy("failure_modes.data.corruptions.Pixel")()(row=1, col=1)},
+        ),
+        {"images": "uint8_images", "targets": "labels_any"},
+    ),
+    "failure_modes.data.corruptions.Pixel": (
+        lambda: dict(row=1, col=1, value=255),
+        {"value": "grey"},  # row/col are checked against the image when applied
+    ),
+    "failure_modes.data.corruptions.Square": (
+        lambda: dict(row=1, col=1, size=2, value=255),
+        {"value": "grey", "size": "count"},
+    ),
+    "failure_modes.data.corruptions.Grid": (
+        lambda: dict(spacing=2, amplitude=80.0),
+        {"amplitude": "amplitude", "spacing": "count"},
+    ),
+    "failure_modes.explain.proximity.nearest_distance": (
+        lambda: dict(queries=_images(), references=_images()),
+        {"queries": "images_or_empty", "references": "images", "batch_size": "count"},
+    ),
+    "failure_modes.explain.proximity.total_variation": (
+        lambda: dict(change=_images()),
+        {"change": "images_or_empty"},
+    ),
+    "failure_modes.explain.randomization.structural_similarity": (
+        lambda: dict(first=_maps(), second=_maps().flip(0), window=3),
+        {"first": "maps", "second": "maps", "window": "count"},
+    ),
+    "failure_modes.explain.contrastive.mass_in_mask": (
+        lambda: dict(attributions=_maps(), mask=_mask().expand(N, SIDE, SIDE).clone()),
+        {"attributions": "maps", "mask": "mask"},
+    ),
+    "failure_modes.models.nets.count_parameters": (
+        lambda: dict(model=_model()),
+        {"model": "model"},
+    ),
+    "failure_modes.models.nets.DenseModel": (
+        lambda: dict(input_shape=(SIDE, SIDE), num_classes=CLASSES, hidden_sizes=(4,)),
+        {"num_classes": "count"},
+    ),
+    "failure_modes.models.nets.UNet": (
+        lambda: dict(depth=1, num_fmaps=2),
+        {"depth": "count", "num_fmaps": "count", "in_channels": "count"},
     ),
     "failure_modes.models.nets.SmallCNN": (
         lambda: dict(image_size=SIDE),

@@ -83,6 +83,18 @@ def randomize_layers(model: nn.Module, n_layers: int, seed: int = 0) -> nn.Modul
     return randomized.eval()
 
 
+def _checked_maps(first: object, second: object) -> tuple[torch.Tensor, torch.Tensor]:
+    checked = []
+    for maps, name in ((first, "first"), (second, "second")):
+        maps = check_finite(as_tensor(maps, name), name)
+        if maps.ndim not in (3, 4):
+            raise ValueError(
+                f"{name} must be maps of shape [N, H, W] or [N, C, H, W], got {tuple(maps.shape)}."
+            )
+        checked.append(maps)
+    return checked[0], checked[1]
+
+
 def rank_correlation(first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
     """Spearman rank correlation between two sets of maps' absolute relevance, per image.
 
@@ -97,15 +109,7 @@ def rank_correlation(first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
         ``[N]`` values in [-1, 1]; where a map is constant (e.g. all zeros), 1 if the other is
         the same map and 0 otherwise.
     """
-    a, b = (
-        check_finite(as_tensor(maps, name), name)
-        for maps, name in ((first, "first"), (second, "second"))
-    )
-    for maps, name in ((a, "first"), (b, "second")):
-        if maps.ndim not in (3, 4):
-            raise ValueError(
-                f"{name} must be maps of shape [N, H, W] or [N, C, H, W], got {tuple(maps.shape)}."
-            )
+    a, b = _checked_maps(first, second)
     a, b = relevance(a), relevance(b)
     check_same_shape(a, b, "first", "second")
     # Average ranks for ties: sparse maps (Guided Backprop, occlusion) have many equal zeros.
@@ -140,6 +144,7 @@ def structural_similarity(
     Tensor
         ``[N]`` values, 1 for identical patterns.
     """
+    first, second = _checked_maps(first, second)
     a, b = relevance(first).float(), relevance(second).float()
     check_same_shape(a, b, "first", "second")
     check_positive_int(window, "window")

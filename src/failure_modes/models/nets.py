@@ -18,13 +18,14 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from failure_modes.utils.validation import check_positive_int
+from failure_modes.utils.validation import check_model, check_positive_int
 
 __all__ = ["DenseModel", "SmallCNN", "UNet", "count_parameters"]
 
 
 def count_parameters(model: nn.Module) -> int:
     """Return the number of trainable parameters of ``model``."""
+    check_model(model)
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
