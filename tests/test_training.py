@@ -105,7 +105,17 @@ def test_pick_device_prefers_cuda_then_mps_then_cpu(monkeypatch):
 def test_pick_device_honours_an_explicit_device():
     assert pick_device("cpu") == torch.device("cpu")
     assert pick_device(torch.device("meta")) == torch.device("meta")
-    assert pick_device("cuda:1") == torch.device("cuda", 1)  # even where none is present
+
+
+def test_pick_device_refuses_a_device_this_machine_lacks():
+    if torch.cuda.device_count() > 1:
+        pytest.skip("this machine has a second GPU")
+    with pytest.raises(ValueError, match=r"device 'cuda:1' is not available.*device='cpu'"):
+        pick_device("cuda:1")
+    with pytest.raises(ValueError, match="names no device"):
+        pick_device("gpu")
+    with pytest.raises(TypeError, match="device must be"):
+        pick_device(0.5)
 
 
 def test_pick_device_without_accelerator_is_cpu():

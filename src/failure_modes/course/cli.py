@@ -44,12 +44,25 @@ def parameter_value(text: str) -> object:
         return text
 
 
+class UsageError(ValueError):
+    """A command-line argument is wrong; raised before any work is done."""
+
+
 def _run(args: argparse.Namespace) -> int:
     parameters = {name: parameter_value(value) for name, value in args.parameter or []}
+    # Arguments first: a missing notebook must not wait for data preparation.
+    if args.timeout < 1:
+        raise UsageError(f"--timeout must be at least 1 second, got {args.timeout}.")
+    notebooks = [Path(p) for p in args.notebooks] or [find_root() / "solution.ipynb"]
+    for notebook in notebooks:
+        if not notebook.is_file():
+            raise UsageError(
+                f"notebook {notebook} does not exist; build it with `python -m failure_modes "
+                "build` or check the path."
+            )
     started = time.perf_counter()
     for name, record in data.prepare().items():
         print(f"{name}: source {record.get('source')}, sizes {record.get('sizes')}")
-    notebooks = [Path(p) for p in args.notebooks] or [find_root() / "solution.ipynb"]
     for notebook in notebooks:
         executed = runner.run_notebook(
             notebook.resolve(), timeout=args.timeout, parameters=parameters
@@ -98,7 +111,14 @@ def main(argv: list[str] | None = None) -> int:
     reference.set_defaults(func=_train_reference)
 
     args = parser.parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("failure-modes: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # noqa: BLE001 - one line for the user, never a traceback
+        print(f"failure-modes: error: {runner.describe_error(error)}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

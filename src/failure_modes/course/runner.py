@@ -13,14 +13,20 @@ executed solution.ipynb in 93.4 s (kernel failure-modes) -> reports/solution.ipy
 
 from __future__ import annotations
 
+import contextlib
+import datetime as _dt
+import hashlib
+import json
+import os
+import sys
+import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import nbformat
 import papermill
-from jupyter_client.kernelspec import KernelSpecManager
 from nbconvert import HTMLExporter
 
 from failure_modes.utils.files import write_text_atomic
@@ -34,21 +40,63 @@ KERNELSPEC = {
 }
 
 REPORTS_DIR = "reports"
-# The kernel that runs this very Python: ipykernel answers to it from any environment.
+# Kept for callers that named it; notebooks now run with :func:`interpreter_kernel`.
 FALLBACK_KERNEL = "python3"
 
 
+def _kernels_home() -> Path:
+    return Path(tempfile.gettempdir()) / f"failure-modes-kernels-{os.getuid()}"
+
+
+def interpreter_kernel() -> str:
+    """The name of a kernel bound to this very interpreter (``sys.executable``), written once.
+
+    A user-wide ``failure-modes`` kernelspec can point at another checkout's Python (or at
+    one deleted since); a kernel named after this interpreter, whose argv is
+    ``sys.executable -m ipykernel_launcher``, always runs this checkout's code and data.
+    """
+    digest = hashlib.sha256(sys.executable.encode()).hexdigest()[:12]
+    name = f"failure-modes-{digest}"
+    folder = _kernels_home() / "kernels" / name
+    spec = {
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": f"Python ({sys.executable})",
+        "language": "python",
+        "metadata": {"debugger": False},
+    }
+    path = folder / "kernel.json"
+    text = json.dumps(spec, indent=1)
+    if not path.is_file() or path.read_text() != text:
+        folder.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(path, text)
+    return name
+
+
+@contextlib.contextmanager
+def _interpreter_kernels() -> Iterator[None]:
+    # Make the interpreter-bound kernel findable by the kernel manager papermill creates.
+    previous = os.environ.get("JUPYTER_PATH")
+    parts = [str(_kernels_home()), *([previous] if previous else [])]
+    os.environ["JUPYTER_PATH"] = os.pathsep.join(parts)
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("JUPYTER_PATH", None)
+        else:
+            os.environ["JUPYTER_PATH"] = previous
+
+
 def pick_kernel() -> str:
-    """Return the kernel that should execute the notebooks.
+    """Return the kernel that should execute the notebooks: one bound to this interpreter.
 
     Returns
     -------
     str
-        ``failure-modes`` when that kernel is registered (``setup.sh`` registers it), else
-        ``python3``, which runs in the current Python environment.
+        The name from :func:`interpreter_kernel`; never the user-wide ``failure-modes`` kernel,
+        which may belong to another checkout.
     """
-    available = KernelSpecManager().find_kernel_specs()
-    return KERNELSPEC["name"] if KERNELSPEC["name"] in available else FALLBACK_KERNEL
+    return interpreter_kernel()
 
 
 def report_paths(path: Path, out_dir: Path, root: Path | None = None) -> tuple[Path, Path]:
@@ -121,17 +169,18 @@ def execute(
         )
     if timeout is not None:
         timeout = check_positive_int(timeout, "timeout")
-    return papermill.execute_notebook(
-        str(path),
-        None if output_path is None else str(output_path),
-        parameters=dict(parameters or {}),
-        kernel_name=kernel_name or pick_kernel(),
-        language="python",
-        cwd=str(path.parent.resolve()),
-        progress_bar=False,
-        request_save_on_cell_execute=False,
-        execution_timeout=timeout,
-    )
+    with _interpreter_kernels():
+        return papermill.execute_notebook(
+            str(path),
+            None if output_path is None else str(output_path),
+            parameters=dict(parameters or {}),
+            kernel_name=kernel_name or pick_kernel(),
+            language="python",
+            cwd=str(path.parent.resolve()),
+            progress_bar=False,
+            request_save_on_cell_execute=False,
+            execution_timeout=timeout,
+        )
 
 
 def run_notebook(
@@ -187,10 +236,15 @@ def run_notebook(
         nb = execute(
             path, parameters=parameters, output_path=partial, kernel_name=kernel, timeout=timeout
         )
-    except papermill.PapermillExecutionError:
-        if partial.is_file():
-            _write_reports(nbformat.read(partial, as_version=4), executed_path, html_path)
-        print(f"FAILED {path} after {time.perf_counter() - start:.1f} s; see {html_path}")
+    except FileNotFoundError:
+        raise
+    except (Exception, KeyboardInterrupt) as error:
+        status = _status(error)
+        source = partial if partial.is_file() else path
+        nb = nbformat.read(source, as_version=4)
+        nb.cells.insert(0, _banner(status, error, time.perf_counter() - start))
+        _write_reports(nb, executed_path, html_path)
+        print(f"{status} {path} after {time.perf_counter() - start:.1f} s; see {html_path}")
         raise
     finally:
         partial.unlink(missing_ok=True)
@@ -198,6 +252,31 @@ def run_notebook(
     _write_reports(nb, executed_path, html_path)
     print(f"executed {path} in {wall:.1f} s (kernel {kernel}) -> {executed_path}, {html_path}")
     return executed_path
+
+
+def _status(error: BaseException) -> str:
+    if isinstance(error, KeyboardInterrupt):
+        return "INTERRUPTED"
+    if isinstance(error, TimeoutError) or "timeout" in type(error).__name__.lower():
+        return "TIMED OUT"
+    return "FAILED"
+
+
+def describe_error(error: BaseException) -> str:
+    """One line saying what went wrong (a notebook's failing cell: its error and number)."""
+    if isinstance(error, papermill.PapermillExecutionError):
+        return f"{error.ename}: {error.evalue} (cell {error.exec_count})"
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    text = lines[0] if lines else ""
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def _banner(status: str, error: BaseException, seconds: float) -> nbformat.NotebookNode:
+    when = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    return nbformat.v4.new_markdown_cell(
+        f"**This run {status}** after {seconds:.1f} s ({when}): {describe_error(error)}. "
+        "The outputs below stop where it stopped; this is not a complete run."
+    )
 
 
 def _root_or_none(folder: Path) -> Path | None:

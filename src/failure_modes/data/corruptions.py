@@ -20,7 +20,9 @@ import torch
 from scipy.ndimage import gaussian_filter
 
 from failure_modes.utils.validation import (
+    check_amplitude,
     check_choice,
+    check_grey_level,
     check_index,
     check_number,
     check_positive_int,
@@ -53,18 +55,8 @@ class Corruption(ABC):
 
 
 def check_value(value: int) -> None:
-    """Raise unless ``value`` is an integer grey level in 0..255 (the colour an artifact paints)."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"value must be an integer in 0..255, got {value!r}.")
-    if not 0 <= value <= 255:
-        raise ValueError(f"value must be an integer in 0..255, got {value!r}.")
-
-
-def check_amplitude(amplitude: float) -> None:
-    """Raise unless ``amplitude`` (grey levels an artifact adds) lies in (0, 255]."""
-    check_number(amplitude, "amplitude")
-    if not 0 < amplitude <= 255:
-        raise ValueError(f"amplitude must lie in (0, 255], got {amplitude}.")
+    """Raise unless ``value`` is an integer grey level in 0..255 (see ``check_grey_level``)."""
+    check_grey_level(value, "value")
 
 
 @dataclass(frozen=True)

@@ -23,12 +23,17 @@ from torchvision import datasets, transforms
 
 from failure_modes.data.fetchers import DATASETS, DatasetSpec, fetchers
 from failure_modes.data.provenance import (
+    KNOWN_SHA256,
     PROVENANCE,
     labels_problem,
     layout_problem,
     make_record,
+    malformed_problem,
     read_provenance,
+    stale_mtimes,
+    unknown_hashes,
     valid_record,
+    with_mtimes,
 )
 from failure_modes.utils.files import write_json_atomic
 from failure_modes.utils.paths import checkout_root
@@ -120,11 +125,17 @@ def _prepare_one(spec: DatasetSpec, root: Path, download: bool) -> dict:
         if record is not None:
             return record
         tried = [f"existing files: {why}"]
-        if layout_problem(raw) is None and read_provenance(folder) is None:
-            # Intact files put there by someone else (e.g. an earlier torchvision download).
-            problem = labels_problem(raw)
+        found = read_provenance(folder)
+        if found is not None and malformed_problem(found) is not None:
+            tried = [f"existing files: {malformed_problem(found)}; provenance rebuilt"]
+        if layout_problem(raw) is None and (found is None or malformed_problem(found)):
+            # Files without a (usable) record, e.g. an earlier torchvision download: adopted
+            # only when every hash is a known-good one.
+            problem = labels_problem(raw) or unknown_hashes(raw, KNOWN_SHA256)
             if problem is None:
-                record = make_record(spec.name, folder, "existing", f"files found in {raw}", [])
+                record = make_record(
+                    spec.name, folder, "existing", f"files found in {raw}", tried[1:]
+                )
                 write_json_atomic(folder / PROVENANCE, record)
                 return record
             tried = [f"existing files: {problem}"]
@@ -198,9 +209,19 @@ def prepare(
 
 # --------------------------------------------------------------------------- loading
 def _ready(spec: DatasetSpec, root: Path) -> dict:
-    # Fast path: sizes only (a sha256 of 47 MB on every load would cost more than the load).
-    record, _ = valid_record(root / spec.name, hashes=False)
-    return record if record is not None else _prepare_one(spec, root, download=True)
+    # Fast path: sizes, modification times and labels (a sha256 of 47 MB on every load would
+    # cost more than the load; it runs only for a file whose mtime differs from its record).
+    # Nothing is written and no lock taken, so intact data load from a read-only folder.
+    folder = root / spec.name
+    record, _ = valid_record(folder, hashes=False)
+    if record is None or labels_problem(folder / "raw") is not None:
+        return _prepare_one(spec, root, download=True)
+    if stale_mtimes(folder / "raw", record):
+        # The hashes matched (valid_record checked them); remember the times, if we may.
+        record = with_mtimes(folder / "raw", record)
+        with contextlib.suppress(OSError):
+            write_json_atomic(folder / PROVENANCE, record)
+    return record
 
 
 def _load(name: str, train: bool, root, raw: bool, report: bool) -> Dataset:

@@ -9,7 +9,12 @@ import torch
 from torch.utils.data import ConcatDataset, Dataset, Subset
 from torchvision import transforms
 
-from failure_modes.utils.validation import check_targets
+from failure_modes.utils.validation import (
+    check_finite,
+    check_same_length,
+    check_targets,
+    check_unit_interval,
+)
 
 __all__ = [
     "black_baseline",
@@ -58,6 +63,11 @@ def normalization(dataset: Dataset) -> tuple[float, float]:
     ValueError
         If the parts of a ``ConcatDataset`` are normalised differently.
     """
+    if dataset is None or isinstance(dataset, (torch.Tensor, tuple, list)):
+        raise TypeError(
+            f"dataset must be a Dataset with a transform (the one the inputs came from), got "
+            f"{type(dataset).__name__}; a default of (0, 1) would hide a normalised dataset."
+        )
     if isinstance(dataset, Subset):
         return normalization(dataset.dataset)
     if isinstance(dataset, ConcatDataset):
@@ -118,6 +128,7 @@ def _plain_tensors(dataset: Dataset) -> tuple[torch.Tensor, torch.Tensor]:
         raise TypeError(
             f"to_tensors needs .targets on the dataset; {type(dataset).__name__} has none."
         )
+    check_same_length(data, targets, "dataset.data", "dataset.targets")
     _warn_unapplied(dataset)
     mean, std = normalization(dataset)
     x = data.float().div(255).sub(mean).div(std).unsqueeze(1)
@@ -175,7 +186,11 @@ def classification_tensors(dataset: object) -> tuple[torch.Tensor, torch.Tensor]
     else:
         inputs, targets = to_tensors(dataset)
     if not inputs.is_floating_point():
-        raise TypeError(f"inputs must be a float tensor, got dtype {inputs.dtype}.")
+        raise TypeError(
+            f"inputs must be a float tensor, got dtype {inputs.dtype}"
+            + ("; uint8 pixels: use to_tensors(dataset)." if inputs.dtype == torch.uint8 else ".")
+        )
+    check_finite(inputs, "inputs")
     if targets.ndim != 1 or len(targets) != len(inputs):
         raise ValueError(
             f"targets must have shape [N] with N = {len(inputs)} (the number of inputs), "
@@ -197,7 +212,7 @@ def image_tensors(dataset: object) -> torch.Tensor:
                 f"images must be float [N, C, H, W] in [0, 1], got dtype {dataset.dtype} and "
                 f"shape {tuple(dataset.shape)}."
             )
-        return dataset
+        return check_unit_interval(dataset, "images")
     if isinstance(dataset, torch.utils.data.ConcatDataset):
         return torch.cat([image_tensors(part) for part in dataset.datasets])
     if isinstance(dataset, torch.utils.data.Subset):

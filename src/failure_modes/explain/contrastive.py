@@ -31,9 +31,11 @@ from torch import nn
 from failure_modes.explain.attribution import METHODS, attribute
 from failure_modes.explain.mistakes import Mistakes, misclassified
 from failure_modes.explain.scores import mask_share, relevance
+from failure_modes.utils.devices import evaluating
 from failure_modes.utils.validation import (
     as_tensor,
     check_choice,
+    check_model,
     check_positive_int,
     check_targets,
 )
@@ -184,6 +186,7 @@ def contrastive_saliency(
     >>> maps["integrated_gradients"]["contrast"].shape  # doctest: +SKIP
     torch.Size([4, 1, 28, 28])
     """
+    check_model(model)
     images = as_tensor(inputs, "inputs")
     if images.ndim == 3:
         images = images.unsqueeze(0)
@@ -204,18 +207,14 @@ def contrastive_saliency(
     device = next(model.parameters()).device
     images = images.to(device)
     n = len(images)
-    was_training = model.training
-    try:
+    with evaluating(model):
         with torch.no_grad():
-            num_classes = model.eval()(images[:1]).shape[1]
+            num_classes = model(images[:1]).shape[1]
         predicted = check_targets(predicted, n, "predicted", num_classes=num_classes, device=device)
         true = check_targets(true, n, "true", num_classes=num_classes, device=device)
         return _all_maps(
             model, images, predicted, true, methods, kinds, baselines, batch_size, options
         )
-    finally:
-        # attribute() puts the model in eval mode; the caller's flag comes back.
-        model.train(was_training)
 
 
 def _all_maps(

@@ -48,9 +48,11 @@ from failure_modes.explain.proximity import (
     outline_mask,
     total_variation,
 )
+from failure_modes.utils.devices import evaluating
 from failure_modes.utils.validation import (
     as_tensor,
     check_choice,
+    check_finite,
     check_index,
     check_number,
     check_positive_int,
@@ -183,7 +185,7 @@ def _check_inputs(inputs: object) -> torch.Tensor:
         )
     if len(inputs) == 0:
         raise ValueError("inputs is an empty batch.")
-    return inputs
+    return check_finite(inputs, "inputs")
 
 
 def _pixel_space(
@@ -305,9 +307,7 @@ def counterfactual(
     patience = check_index(patience, "patience")
     images = _check_inputs(inputs)
     check_same_device(model, images, "inputs")
-    was_training = model.training
-    model.eval()
-    try:
+    with evaluating(model):
         with torch.no_grad():
             logits = model(images)
         targets = check_targets(
@@ -323,8 +323,6 @@ def counterfactual(
         changed_images = images + delta / std
         with torch.no_grad():
             prediction = model(changed_images).argmax(dim=1)
-    finally:
-        model.train(was_training)
     return CounterfactualResult(
         images=changed_images.detach(),
         change=delta.detach(),

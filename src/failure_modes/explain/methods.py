@@ -25,9 +25,11 @@ from captum.attr import (
 )
 from torch import nn
 
+from failure_modes.utils.devices import device_of, evaluating
 from failure_modes.utils.validation import (
     as_tensor,
     check_choice,
+    check_float_batch,
     check_positive_int,
     check_targets,
 )
@@ -160,31 +162,40 @@ def attribute(
             f"inputs must be a float batch [N, C, H, W], got dtype {inputs.dtype} and shape "
             f"{tuple(inputs.shape)}."
         )
+    inputs = check_float_batch(inputs, "inputs", ndim=None)
     spec = METHODS[method]
     kwargs = {**spec.defaults, **options}
     if batch_size is None:
         batch_size = default_batch_size(method, **options)
     check_positive_int(batch_size, "batch_size")
-    device = next(model.parameters()).device
+    device = device_of(model)
     inputs = inputs.to(device)
-    targets = check_targets(target, len(inputs), "target", device=device)
-    model.eval()
-    explainer = spec.build(model)
-    if spec.needs_baseline_distribution:
-        kwargs["baselines"] = _baseline_distribution(inputs, kwargs.get("baselines"))
-    chunks = []
-    for start in range(0, len(inputs), batch_size):
-        stop = start + batch_size
-        batch_kwargs = dict(kwargs)
-        baselines = batch_kwargs.get("baselines")
-        if (
-            not spec.needs_baseline_distribution
-            and isinstance(baselines, torch.Tensor)
-            and baselines.shape == inputs.shape
-        ):
-            batch_kwargs["baselines"] = baselines[start:stop].to(device)
-        maps = explainer.attribute(inputs[start:stop], target=targets[start:stop], **batch_kwargs)
-        chunks.append(maps.detach().cpu())
+    with evaluating(model):
+        num_classes = None
+        if "additional_forward_args" not in kwargs:  # else the forward needs more than inputs
+            with torch.no_grad():
+                num_classes = model(inputs[:1]).shape[-1]
+        targets = check_targets(
+            target, len(inputs), "target", num_classes=num_classes, device=device
+        )
+        explainer = spec.build(model)
+        if spec.needs_baseline_distribution:
+            kwargs["baselines"] = _baseline_distribution(inputs, kwargs.get("baselines"))
+        chunks = []
+        for start in range(0, len(inputs), batch_size):
+            stop = start + batch_size
+            batch_kwargs = dict(kwargs)
+            baselines = batch_kwargs.get("baselines")
+            if (
+                not spec.needs_baseline_distribution
+                and isinstance(baselines, torch.Tensor)
+                and baselines.shape == inputs.shape
+            ):
+                batch_kwargs["baselines"] = baselines[start:stop].to(device)
+            maps = explainer.attribute(
+                inputs[start:stop], target=targets[start:stop], **batch_kwargs
+            )
+            chunks.append(maps.detach().cpu())
     return torch.cat(chunks)
 
 

@@ -15,6 +15,8 @@ from torch import nn
 from failure_modes.utils.validation import (
     as_tensor,
     check_choice,
+    check_finite,
+    check_float_batch,
     check_positive_int,
     check_targets,
 )
@@ -75,7 +77,8 @@ def nearest_distance(
     """
     check_choice(distance, DISTANCES, "distance")
     check_positive_int(batch_size, "batch_size")
-    queries, references = as_tensor(queries, "queries"), as_tensor(references, "references")
+    queries = _float_finite(queries, "queries")  # an empty batch of queries is fine
+    references = check_float_batch(references, "references", ndim=None)
     if queries.shape[1:] != references.shape[1:] or queries.ndim != 4 or len(references) == 0:
         raise ValueError(
             f"queries [N, C, H, W] and references [M, C, H, W] must share C, H, W (and M > 0), "
@@ -164,6 +167,16 @@ def nearest_in_class(
     return result
 
 
+def _float_finite(value: object, name: str) -> torch.Tensor:
+    tensor = as_tensor(value, name)
+    if not tensor.is_floating_point():
+        raise TypeError(
+            f"{name} must be a float tensor, got dtype {tensor.dtype}; uint8 pixels: divide "
+            "by 255 (and normalise as the model expects)."
+        )
+    return check_finite(tensor, name)
+
+
 def total_variation(change: torch.Tensor) -> torch.Tensor:
     """Sum of absolute differences between neighbouring pixels of each change.
 
@@ -180,7 +193,7 @@ def total_variation(change: torch.Tensor) -> torch.Tensor:
     Tensor
         ``[N]`` total variation of each change, in pixel units.
     """
-    change = as_tensor(change, "change")
+    change = _float_finite(change, "change")
     if change.ndim < 3:
         raise ValueError(f"change must have shape [N, C, H, W], got {tuple(change.shape)}.")
     down = (change[..., 1:, :] - change[..., :-1, :]).abs().flatten(1).sum(dim=1)

@@ -15,7 +15,13 @@ from torch import nn
 
 from failure_modes.explain.scores import relevance
 from failure_modes.utils.seeding import seeded
-from failure_modes.utils.validation import check_positive_int, check_same_shape
+from failure_modes.utils.validation import (
+    as_tensor,
+    check_finite,
+    check_model,
+    check_positive_int,
+    check_same_shape,
+)
 
 __all__ = ["parameter_layers", "randomize_layers", "rank_correlation", "structural_similarity"]
 
@@ -26,6 +32,7 @@ def parameter_layers(model: nn.Module) -> list[str]:
     For ``nn.Sequential`` models such as :class:`~failure_modes.models.DenseModel` this is from
     the output layer back to the input: the order of a cascading randomisation.
     """
+    check_model(model)
     owners = [
         name
         for name, module in model.named_modules()
@@ -76,6 +83,18 @@ def randomize_layers(model: nn.Module, n_layers: int, seed: int = 0) -> nn.Modul
     return randomized.eval()
 
 
+def _checked_maps(first: object, second: object) -> tuple[torch.Tensor, torch.Tensor]:
+    checked = []
+    for maps, name in ((first, "first"), (second, "second")):
+        maps = check_finite(as_tensor(maps, name), name)
+        if maps.ndim not in (3, 4):
+            raise ValueError(
+                f"{name} must be maps of shape [N, H, W] or [N, C, H, W], got {tuple(maps.shape)}."
+            )
+        checked.append(maps)
+    return checked[0], checked[1]
+
+
 def rank_correlation(first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
     """Spearman rank correlation between two sets of maps' absolute relevance, per image.
 
@@ -90,7 +109,8 @@ def rank_correlation(first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
         ``[N]`` values in [-1, 1]; where a map is constant (e.g. all zeros), 1 if the other is
         the same map and 0 otherwise.
     """
-    a, b = relevance(first), relevance(second)
+    a, b = _checked_maps(first, second)
+    a, b = relevance(a), relevance(b)
     check_same_shape(a, b, "first", "second")
     # Average ranks for ties: sparse maps (Guided Backprop, occlusion) have many equal zeros.
     ranks_a = torch.from_numpy(rankdata(a.flatten(1).cpu().numpy(), axis=1)).float()
@@ -124,6 +144,7 @@ def structural_similarity(
     Tensor
         ``[N]`` values, 1 for identical patterns.
     """
+    first, second = _checked_maps(first, second)
     a, b = relevance(first).float(), relevance(second).float()
     check_same_shape(a, b, "first", "second")
     check_positive_int(window, "window")

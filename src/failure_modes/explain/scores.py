@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from failure_modes.utils.validation import as_tensor, check_mask, check_same_shape
+from failure_modes.utils.validation import as_tensor, check_finite, check_mask, check_same_shape
 
 __all__ = [
     "relevance",
@@ -36,7 +36,7 @@ def relevance(attributions: torch.Tensor) -> torch.Tensor:
     Tensor
         ``[N, H, W]``, on the maps' device.
     """
-    attributions = as_tensor(attributions, "attributions")
+    attributions = check_finite(as_tensor(attributions, "attributions"), "attributions")
     if attributions.ndim == 4:
         return attributions.detach().abs().sum(dim=1)
     if attributions.ndim == 3:
@@ -48,7 +48,7 @@ def relevance(attributions: torch.Tensor) -> torch.Tensor:
 
 def _checked(attributions: object, mask: object, *, allow_empty: bool) -> tuple[torch.Tensor, ...]:
     """Relevance ``[N, H, W]`` and the mask (``[H, W]`` or ``[N, H, W]``) on its device."""
-    values = relevance(attributions)
+    values = relevance(check_finite(attributions, "attributions"))
     mask = check_mask(mask, tuple(values.shape[-2:]), allow_empty=allow_empty)
     if mask.ndim == 3:
         check_same_shape(mask, values, "mask", "attributions (without channels)")

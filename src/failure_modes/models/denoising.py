@@ -8,8 +8,16 @@ import torch
 from torch import nn
 
 from failure_modes.data.tensors import image_tensors
-from failure_modes.utils.devices import device_of, model_on
-from failure_modes.utils.validation import as_tensor, check_positive_int, check_same_shape
+from failure_modes.utils.devices import device_of, evaluating
+from failure_modes.utils.validation import (
+    as_tensor,
+    check_finite,
+    check_float_batch,
+    check_number,
+    check_positive_int,
+    check_same_shape,
+    check_unit_interval,
+)
 
 __all__ = ["NOISE_STD", "add_noise", "psnr", "denoise", "evaluate_denoiser"]
 
@@ -31,11 +39,8 @@ def add_noise(
     generator : torch.Generator, optional
         Source of randomness, for repeatable noise.
     """
-    images = as_tensor(images, "images")
-    if not images.is_floating_point():
-        raise TypeError(f"images must be float in [0, 1], got dtype {images.dtype}.")
-    if std < 0:
-        raise ValueError(f"std must be non-negative, got {std}.")
+    images = check_unit_interval(images, "images")
+    std = check_number(std, "std", low=0.0)
     noise = torch.randn(images.shape, generator=generator, dtype=images.dtype)
     return (images + std * noise.to(images.device)).clamp(0.0, 1.0)
 
@@ -58,7 +63,21 @@ def psnr(images: torch.Tensor, clean: torch.Tensor, *, data_range: float = 1.0) 
         ``[N]`` PSNR per image (``inf`` where the images are identical).
     """
     images, clean = as_tensor(images, "images"), as_tensor(clean, "clean")
+    for value, name in ((images, "images"), (clean, "clean")):
+        if not value.is_floating_point():
+            raise TypeError(
+                f"{name} must be float images (in [0, data_range]), got dtype {value.dtype}; "
+                "for uint8 images use images.float() / 255."
+            )
+        check_finite(value, name)
     check_same_shape(images, clean, "images", "clean")
+    data_range = check_number(data_range, "data_range", low=1e-12)
+    if clean.numel() and (float(clean.min()) < 0 or float(clean.max()) > data_range):
+        raise ValueError(
+            f"clean must lie in [0, data_range] = [0, {data_range:g}], got values in "
+            f"[{float(clean.min()):.3g}, {float(clean.max()):.3g}]; pass clean 0..1 images "
+            "(image_tensors), not normalised inputs, or set data_range."
+        )
     mse = (images.float() - clean.float()).pow(2).flatten(1).mean(dim=1)
     return 10 * torch.log10(data_range**2 / mse)
 
@@ -76,9 +95,10 @@ def denoise(
     ``device=None`` computes where the model is; the model given is never moved.
     """
     check_positive_int(batch_size, "batch_size")
-    model = model_on(model, device)
-    device = device_of(model)
-    outputs = [model(batch.to(device)).cpu() for batch in images.split(batch_size)]
+    images = check_float_batch(images, "images", ndim=4)
+    with evaluating(model, device) as net:
+        device = device_of(net)
+        outputs = [net(batch.to(device)).cpu() for batch in images.split(batch_size)]
     return torch.cat(outputs)
 
 

@@ -6,8 +6,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from failure_modes.models.training import classification_tensors, device_of, model_on
-from failure_modes.utils.validation import check_positive_int, check_targets
+from failure_modes.data.tensors import classification_tensors
+from failure_modes.utils.devices import device_of, evaluating
+from failure_modes.utils.validation import check_non_empty, check_positive_int, check_targets
 
 __all__ = ["predict", "predict_proba", "accuracy", "per_class_accuracy", "confusion"]
 
@@ -29,9 +30,10 @@ def predict_proba(
     """
     check_positive_int(batch_size, "batch_size")
     inputs, targets = classification_tensors(dataset)
-    model = model_on(model, device)
-    device = device_of(model)
-    chunks = [model(batch.to(device)).softmax(dim=1).cpu() for batch in inputs.split(batch_size)]
+    check_non_empty(inputs, "dataset")
+    with evaluating(model, device) as net:
+        device = device_of(net)
+        chunks = [net(batch.to(device)).softmax(dim=1).cpu() for batch in inputs.split(batch_size)]
     return torch.cat(chunks).numpy(), targets.numpy()
 
 
@@ -63,7 +65,9 @@ def predict(
     return proba.argmax(axis=1), targets
 
 
-def _check_labels(predictions: object, targets: object) -> tuple[np.ndarray, np.ndarray]:
+def _check_labels(
+    predictions: object, targets: object, num_classes: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     predictions, targets = np.asarray(predictions), np.asarray(targets)
     if predictions.shape != targets.shape or predictions.ndim != 1:
         raise ValueError(
@@ -72,8 +76,8 @@ def _check_labels(predictions: object, targets: object) -> tuple[np.ndarray, np.
         )
     n = len(predictions)
     return (
-        check_targets(predictions, n, "predictions").numpy(),
-        check_targets(targets, n, "targets").numpy(),
+        check_targets(predictions, n, "predictions", num_classes=num_classes).numpy(),
+        check_targets(targets, n, "targets", num_classes=num_classes).numpy(),
     )
 
 
@@ -85,8 +89,8 @@ def accuracy(predictions: np.ndarray, targets: np.ndarray) -> float:
 
 def confusion(predictions: np.ndarray, targets: np.ndarray, num_classes: int = 10) -> np.ndarray:
     """Confusion matrix of counts: rows are true labels, columns predicted labels."""
-    predictions, targets = _check_labels(predictions, targets)
     check_positive_int(num_classes, "num_classes")
+    predictions, targets = _check_labels(predictions, targets, num_classes)
     if len(predictions) and (
         min(predictions.min(), targets.min()) < 0
         or max(predictions.max(), targets.max()) >= num_classes

@@ -18,13 +18,14 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from failure_modes.utils.validation import check_positive_int
+from failure_modes.utils.validation import check_model, check_positive_int
 
 __all__ = ["DenseModel", "SmallCNN", "UNet", "count_parameters"]
 
 
 def count_parameters(model: nn.Module) -> int:
     """Return the number of trainable parameters of ``model``."""
+    check_model(model)
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
@@ -113,6 +114,10 @@ class SmallCNN(_NamedSequential):
     ) -> None:
         check_positive_int(in_channels, "in_channels")
         check_positive_int(num_classes, "num_classes")
+        check_positive_int(hidden, "hidden")
+        for channel in channels:
+            check_positive_int(channel, "channels")
+        check_positive_int(image_size, "image_size")
         if image_size % 4:
             raise ValueError(
                 f"image_size must be divisible by 4 (two 2x2 poolings), got {image_size}."

@@ -17,7 +17,7 @@ from failure_modes.data.tensors import classification_tensors, image_tensors
 from failure_modes.models.denoising import NOISE_STD, add_noise
 from failure_modes.utils.devices import device_of, model_on, pick_device
 from failure_modes.utils.seeding import seed_everything
-from failure_modes.utils.validation import check_positive_int
+from failure_modes.utils.validation import check_model, check_non_empty, check_positive_int
 
 __all__ = [
     "seed_everything",
@@ -54,8 +54,10 @@ def _fit(
     desc: str,
     weight_decay: float = 0.0,
 ) -> list[float]:
+    check_model(model)
     check_positive_int(epochs, "epochs")
     check_positive_int(batch_size, "batch_size")
+    check_non_empty(inputs, "dataset")
     if not lr > 0:
         raise ValueError(f"lr must be positive, got {lr}.")
     if not weight_decay >= 0:

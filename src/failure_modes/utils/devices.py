@@ -1,19 +1,68 @@
-"""Devices: pick the best one available, find where a model lives, evaluate without moving it."""
+"""Devices: pick one that exists, find where a model lives, evaluate without changing the model.
+
+One device rule: compute where the model is; ``device=`` is taken where a model is built or
+trained (and by the evaluation helpers that copy a model elsewhere); a device this machine does
+not have is refused with our message, not torch's driver error.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import copy
+from collections.abc import Iterator
 
 import torch
 from torch import nn
 
-__all__ = ["device_of", "model_on", "pick_device"]
+__all__ = ["check_device", "device_of", "evaluating", "model_on", "pick_device"]
+
+
+def _available(device: torch.device) -> bool:
+    if device.type == "cpu":
+        return True
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            return False
+        return device.index is None or device.index < torch.cuda.device_count()
+    if device.type == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        return mps is not None and mps.is_available()
+    return device.type == "meta"
+
+
+def check_device(device: object, name: str = "device") -> torch.device:
+    """``device`` as a :class:`torch.device` this machine has, or a clear error.
+
+    Raises
+    ------
+    TypeError
+        If ``device`` is neither a string nor a ``torch.device``.
+    ValueError
+        If it names no device, or one this machine lacks (``"cuda"`` without a GPU).
+    """
+    if isinstance(device, bool) or not isinstance(device, (str, torch.device)):
+        raise TypeError(
+            f"{name} must be a str such as 'cpu' or 'cuda', or a torch.device, got "
+            f"{type(device).__name__} {device!r}."
+        )
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, ValueError) as error:
+        raise ValueError(
+            f"{name} {device!r} names no device; use 'cpu', 'cuda', 'cuda:0' or 'mps'."
+        ) from error
+    if not _available(resolved):
+        raise ValueError(
+            f"{name} {str(resolved)!r} is not available on this machine; pass device=None "
+            f"(the best one available: {str(pick_device())!r}) or device='cpu'."
+        )
+    return resolved
 
 
 def pick_device(device: str | torch.device | None = None) -> torch.device:
-    """Return ``device`` if given, else the best available: CUDA, then Apple MPS, then CPU."""
+    """Return ``device`` if given (it must exist here), else CUDA, then Apple MPS, then CPU."""
     if device is not None:
-        return torch.device(device)
+        return check_device(device)
     if torch.cuda.is_available():
         return torch.device("cuda")
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
@@ -23,16 +72,56 @@ def pick_device(device: str | torch.device | None = None) -> torch.device:
 
 def device_of(model: nn.Module) -> torch.device:
     """The device of ``model``'s parameters (the CPU for a model without parameters)."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}.")
     parameter = next(model.parameters(), None)
+    if parameter is None:
+        parameter = next(model.buffers(), None)
     return parameter.device if parameter is not None else torch.device("cpu")
 
 
-def model_on(model: nn.Module, device: str | torch.device | None) -> nn.Module:
-    """Return ``model`` in eval mode on ``device`` without moving the model given.
+def _in_eval(model: nn.Module) -> bool:
+    return not any(module.training for module in model.modules())
 
-    ``device=None`` keeps the model where it is. Another device gets a copy, so evaluating on
-    the GPU never leaves a CPU model there (nor the other way round).
+
+@contextlib.contextmanager
+def evaluating(model: nn.Module, device: str | torch.device | None = None) -> Iterator[nn.Module]:
+    """The model in eval mode on ``device`` for the block; the caller's model comes back as it was.
+
+    With ``device=None`` (or the model's own device) the model itself is used: it is put in
+    eval mode and every submodule gets its own training flag back when the block ends, on every
+    path, exceptions included. Another device gets a copy, so the model given is never moved.
+
+    Examples
+    --------
+    >>> with evaluating(model) as net:  # doctest: +SKIP
+    ...     logits = net(images)
     """
-    if device is None or torch.device(device) == device_of(model):
-        return model.eval()
-    return copy.deepcopy(model).to(device).eval()
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}.")
+    target = None if device is None else check_device(device)
+    if target is not None and target != device_of(model):
+        yield copy.deepcopy(model).to(target).eval()
+        return
+    flags = [(module, module.training) for module in model.modules()]
+    model.eval()
+    try:
+        yield model
+    finally:
+        for module, flag in flags:
+            module.training = flag
+
+
+def model_on(model: nn.Module, device: str | torch.device | None) -> nn.Module:
+    """``model`` in eval mode on ``device``, without changing the model given.
+
+    A model already wholly in eval mode on that device comes back as it is; otherwise a copy
+    does (so the caller's train/eval flags and device stay theirs). ``device=None`` keeps the
+    model's device. Prefer :func:`evaluating`, which never copies.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}.")
+    target = device_of(model) if device is None else check_device(device)
+    if target == device_of(model) and _in_eval(model):
+        return model
+    return copy.deepcopy(model).to(target).eval()

@@ -25,6 +25,16 @@ __all__ = [
     "check_index",
     "check_number",
     "check_same_device",
+    "check_finite",
+    "check_float_batch",
+    "check_unit_interval",
+    "check_non_empty",
+    "check_same_length",
+    "check_not_none",
+    "check_model",
+    "check_open_unit",
+    "check_grey_level",
+    "check_amplitude",
     "as_tensor",
 ]
 
@@ -167,6 +177,14 @@ def check_targets(
             f"{name} must be one int or have shape [{n}] (one label per item), got shape "
             f"{tuple(labels.shape)}."
         )
+    if labels.device.type == "meta":  # no values to check (shape-only tensors)
+        return labels
+    if num_classes is None and n and bool((labels < 0).any()):
+        raise ValueError(
+            f"{name} must be class indices 0, 1, 2, ..., got negative labels "
+            f'{sorted(set(labels[labels < 0].tolist()))}; -1 is not "the last class" here, '
+            "write the class's own index."
+        )
     if num_classes is not None and n:
         bad = (labels < 0) | (labels >= num_classes)
         if bool(bad.any()):
@@ -242,6 +260,8 @@ def check_number(
     """Check that ``value`` is a real number in the closed interval [``low``, ``high``]."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise TypeError(f"{name} must be a number, got {_describe(value)}.")
+    if math.isnan(value):
+        raise ValueError(f"{name} must be a number, got NaN.")
     if not low <= value <= high:
         raise ValueError(f"{name} must lie in [{low}, {high}], got {value}.")
     return float(value)
@@ -249,9 +269,156 @@ def check_number(
 
 def check_same_device(model: torch.nn.Module, inputs: torch.Tensor, name: str = "inputs") -> None:
     """Raise ``ValueError`` if ``inputs`` live on another device than ``model``'s parameters."""
+    check_model(model)
     parameter = next(model.parameters(), None)
     if parameter is not None and parameter.device != inputs.device:
         raise ValueError(
             f"{name} are on {inputs.device} but the model is on {parameter.device}; "
             f"move them with {name}.to({str(parameter.device)!r})."
         )
+
+
+def check_model(model: object, name: str = "model") -> torch.nn.Module:
+    """Raise ``TypeError`` unless ``model`` is a ``torch.nn.Module``."""
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"{name} must be a torch.nn.Module (a network), got {_describe(model)}.")
+    return model
+
+
+def check_not_none(value: object, name: str, what: str) -> object:
+    """Raise ``TypeError`` if ``value`` is None (a default would hide the mistake)."""
+    if value is None:
+        raise TypeError(f"{name} must be {what}, got None.")
+    return value
+
+
+def check_finite(value: object, name: str) -> torch.Tensor:
+    """``value`` as a tensor whose every entry is finite (no NaN, no inf), or ``ValueError``.
+
+    One NaN pixel turns every weight NaN in training, and a NaN attribution map has no
+    meaningful score; such inputs are refused where they enter.
+    """
+    tensor = as_tensor(value, name)
+    if (
+        (tensor.is_floating_point() or tensor.is_complex())
+        and tensor.numel()
+        and tensor.device.type != "meta"
+    ):
+        finite = torch.isfinite(tensor)
+        if not bool(finite.all()):
+            bad = int((~finite).sum())
+            raise ValueError(
+                f"{name} must be finite, got {bad} NaN or infinite value(s) in "
+                f"{_describe(tensor)}; find where they came from (a division by zero, a "
+                "log of 0) or drop those items."
+            )
+    return tensor
+
+
+def check_non_empty(value: object, name: str) -> object:
+    """Raise ``ValueError`` if ``value`` (a tensor, array or sequence) holds no item."""
+    try:
+        size = len(value)  # type: ignore[arg-type]
+    except TypeError:
+        return value
+    if size == 0:
+        raise ValueError(f"{name} is empty; pass at least one item.")
+    return value
+
+
+def check_same_length(a: object, b: object, name_a: str, name_b: str) -> None:
+    """Raise ``ValueError`` if ``a`` and ``b`` hold different numbers of items."""
+    if len(a) != len(b):  # type: ignore[arg-type]
+        raise ValueError(
+            f"{name_a} and {name_b} must have one entry per item, got {len(a)} and "  # type: ignore[arg-type]
+            f"{len(b)}; take both from the same dataset or index them alike."  # type: ignore[arg-type]
+        )
+
+
+def check_float_batch(
+    value: object, name: str = "inputs", *, ndim: int | tuple[int, ...] | None = 4
+) -> torch.Tensor:
+    """``value`` as a non-empty, finite float tensor with ``ndim`` dimensions (``[N, C, H, W]``).
+
+    Raises
+    ------
+    TypeError
+        If it is not a tensor/array or not floating point (uint8 pixels need ``/ 255``).
+    ValueError
+        For another number of dimensions, no item, or NaN/inf values.
+    """
+    tensor = as_tensor(value, name)
+    if not tensor.is_floating_point():
+        hint = (
+            " (uint8 pixels: divide by 255, or use to_tensors)"
+            if tensor.dtype == torch.uint8
+            else ""
+        )
+        raise TypeError(f"{name} must be a float tensor, got {_describe(value)}{hint}.")
+    dims = (ndim,) if isinstance(ndim, int) else ndim
+    if dims is not None and tensor.ndim not in dims:
+        shape = {2: "[N, D]", 3: "[N, H, W]", 4: "[N, C, H, W]"}
+        expected = " or ".join(shape.get(d, f"{d}-D") for d in dims)
+        raise ValueError(
+            f"{name} must have shape {expected}, got {_describe(value)}; a single image needs "
+            "a batch axis (image[None])."
+        )
+    if tensor.ndim and len(tensor) == 0:
+        raise ValueError(f"{name} is empty (shape {tuple(tensor.shape)}); pass at least one item.")
+    return check_finite(tensor, name)
+
+
+def check_unit_interval(value: object, name: str = "images") -> torch.Tensor:
+    """``value`` as a float tensor of pixels in [0, 1] (clean images, not normalised inputs).
+
+    Raises
+    ------
+    TypeError
+        For uint8 (0..255) pixels or another non-float dtype.
+    ValueError
+        For NaN/inf or values outside [0, 1] (normalised inputs are negative).
+    """
+    tensor = as_tensor(value, name)
+    if not tensor.is_floating_point():
+        raise TypeError(
+            f"{name} must be float pixels in [0, 1], got {_describe(value)}; for uint8 images "
+            "use images.float() / 255."
+        )
+    check_finite(tensor, name)
+    if tensor.numel():
+        low, high = float(tensor.min()), float(tensor.max())
+        if low < 0 or high > 1:
+            raise ValueError(
+                f"{name} must lie in [0, 1] (clean pixels), got values in [{low:.3g}, "
+                f"{high:.3g}]; normalised inputs must be mapped back with x * std + mean, "
+                "0..255 pixels divided by 255."
+            )
+    return tensor
+
+
+def check_open_unit(value: float, name: str) -> float:
+    """Check that ``value`` lies strictly between 0 and 1 and return it as a float.
+
+    Thresholds of exactly 0 or 1 would make every label buggy or none, so both ends are out.
+    """
+    value = check_number(value, name)
+    if not 0 < value < 1:
+        raise ValueError(f"{name} must lie strictly between 0 and 1, got {value}.")
+    return value
+
+
+def check_grey_level(value: int, name: str = "value") -> int:
+    """Check that ``value`` is an integer grey level in 0..255 (the colour an artifact paints)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer in 0..255, got {value!r}.")
+    if not 0 <= value <= 255:
+        raise ValueError(f"{name} must be an integer in 0..255, got {value!r}.")
+    return int(value)
+
+
+def check_amplitude(amplitude: float, name: str = "amplitude") -> float:
+    """Check that ``amplitude`` (grey levels an artifact adds) lies in (0, 255]."""
+    amplitude = check_number(amplitude, name)
+    if not 0 < amplitude <= 255:
+        raise ValueError(f"{name} must lie in (0, 255], got {amplitude}.")
+    return amplitude

@@ -3,13 +3,11 @@ layer given by name or as a module, batched logits, and eval mode without leavin
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-
 import torch
 from torch import nn
 
-from failure_modes.utils.validation import as_tensor, check_same_device
+from failure_modes.utils.devices import evaluating
+from failure_modes.utils.validation import as_tensor, check_float_batch, check_same_device
 
 __all__ = ["check_inputs", "evaluating", "logits", "resolve_layer"]
 
@@ -31,7 +29,7 @@ def check_inputs(model: nn.Module, inputs: object, name: str = "inputs") -> torc
             f"{inputs.dtype} and shape {tuple(inputs.shape)}."
         )
     check_same_device(model, inputs, name)
-    return inputs
+    return check_float_batch(inputs, name, ndim=None)
 
 
 def resolve_layer(model: nn.Module, layer: str | nn.Module) -> tuple[str, nn.Module]:
@@ -66,19 +64,3 @@ def logits(model: nn.Module, inputs: torch.Tensor, batch_size: int) -> torch.Ten
     """The model's logits for ``inputs``, ``batch_size`` at a time (no gradient bookkeeping)."""
     with torch.no_grad():
         return torch.cat([model(batch) for batch in inputs.split(batch_size)])
-
-
-@contextlib.contextmanager
-def evaluating(model: nn.Module) -> Iterator[nn.Module]:
-    """Put ``model`` in eval mode for the block, then give every submodule its own flag back.
-
-    Dropout and batch norm must not act while we measure, yet the caller's model leaves our
-    hands in the mode it came in.
-    """
-    flags = {module: module.training for module in model.modules()}
-    model.eval()
-    try:
-        yield model
-    finally:
-        for module, flag in flags.items():
-            module.training = flag

@@ -90,7 +90,11 @@ def layer_conductance(
     check_choice(method, INTEGRATION_RULES, "method")
     check_positive_int(batch_size, "batch_size")
     if target is not None:
-        target = check_targets(target, len(inputs), "target", device=inputs.device)
+        with evaluating(model), torch.no_grad():
+            num_classes = model(inputs[:1]).shape[-1]
+        target = check_targets(
+            target, len(inputs), "target", num_classes=num_classes, device=inputs.device
+        )
     explainer = LayerConductance(model, module)
     chunks = []
     starts = range(0, len(inputs), batch_size)

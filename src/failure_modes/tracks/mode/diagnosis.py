@@ -12,22 +12,11 @@ from torch import nn
 
 from failure_modes.models.evaluation import per_class_accuracy, predict
 from failure_modes.tracks.mode.splits import Data, check_data
-from failure_modes.utils.validation import check_number
+from failure_modes.utils.validation import check_open_unit
 
 __all__ = ["Diagnosis", "check_open_unit", "label_accuracy", "buggy_labels", "diagnose"]
 
 Diagnosis = Literal["underfitting", "overfitting"]
-
-
-def check_open_unit(value: float, name: str) -> float:
-    """Check that ``value`` lies strictly between 0 and 1 and return it as a float.
-
-    Thresholds of exactly 0 or 1 would make every label buggy or none, so both ends are out.
-    """
-    value = check_number(value, name)
-    if not 0 < value < 1:
-        raise ValueError(f"{name} must lie strictly between 0 and 1, got {value}.")
-    return value
 
 
 def label_accuracy(

@@ -10,7 +10,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from failure_modes.utils.validation import check_labels_present, check_targets
+from failure_modes.utils.validation import (
+    as_tensor,
+    check_finite,
+    check_labels_present,
+    check_targets,
+)
 
 __all__ = ["HeatMaps", "heat_maps"]
 
@@ -95,7 +100,12 @@ def heat_maps(
     HeatMaps
         Maps of the shape of one feature row.
     """
-    features = torch.as_tensor(features).detach().cpu().double()
+    features = check_finite(as_tensor(features, "features"), "features").detach().cpu().double()
+    for value, name in ((predictions, "predictions"), (targets, "targets")):
+        if value is None:
+            raise TypeError(
+                f"{name} must be a sequence of class labels, one per feature row, got None."
+            )
     if not (len(features) == len(predictions) == len(targets)):
         raise ValueError(
             f"features, predictions and targets must have the same length, got {len(features)}, "

@@ -14,8 +14,9 @@ from failure_modes.models.evaluation import predict
 from failure_modes.models.training import train_classifier
 from failure_modes.tracks.mode.diagnosis import check_open_unit
 from failure_modes.tracks.mode.splits import Data, Splits, check_data
+from failure_modes.utils.devices import device_of, evaluating
 from failure_modes.utils.seeding import seeded
-from failure_modes.utils.validation import check_choice, check_positive_int
+from failure_modes.utils.validation import check_choice, check_float_batch, check_positive_int
 
 __all__ = [
     "Probe",
@@ -69,14 +70,21 @@ def layer_features(
     batch_size : int, default 1000
         Inputs per forward pass.
     """
+    inputs = check_float_batch(inputs, "inputs", ndim=None)
+    if inputs.ndim < 2:
+        raise ValueError(
+            f"inputs must be a batch [N, ...] (one row per input), got shape "
+            f"{tuple(inputs.shape)}; a single input needs inputs[None]."
+        )
     if layer == "input":
         return inputs.detach().reshape(len(inputs), -1).cpu()
     points = probe_points(model)
     check_choice(layer, points, "layer")
     check_positive_int(batch_size, "batch_size")
-    prefix = model[: points[layer]].eval()  # shares the trained layers, copies nothing
-    device = next(model.parameters()).device
-    chunks = [prefix(batch.to(device)).flatten(1).cpu() for batch in inputs.split(batch_size)]
+    prefix = model[: points[layer]]  # shares the trained layers, copies nothing
+    device = device_of(model)
+    with evaluating(prefix):
+        chunks = [prefix(batch.to(device)).flatten(1).cpu() for batch in inputs.split(batch_size)]
     return torch.cat(chunks) if chunks else inputs.new_zeros(0, 0)
 
 

@@ -15,9 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
 import torch
 
-from failure_modes.utils.validation import check_choice
+from failure_modes.utils.validation import check_choice, check_finite
 
 __all__ = ["Measure", "MEASURES", "scores", "rank"]
 
@@ -98,6 +99,11 @@ MEASURES: dict[str, Measure] = {
 
 
 def _as_matrix(candidates: object, reference: object) -> tuple[torch.Tensor, torch.Tensor]:
+    for value, name in ((candidates, "candidates"), (reference, "reference")):
+        if not isinstance(value, (torch.Tensor, np.ndarray, list, tuple)):
+            raise TypeError(
+                f"{name} must be a tensor of feature values, got {type(value).__name__}."
+            )
     candidates = torch.as_tensor(candidates).detach().cpu().double()
     reference = torch.as_tensor(reference).detach().cpu().double()
     # flatten(1) keeps an empty [0, D] batch (a label the pool has run out of) as it is.
@@ -108,6 +114,7 @@ def _as_matrix(candidates: object, reference: object) -> tuple[torch.Tensor, tor
             f"each candidate must have as many values as reference ({reference.numel()}), got "
             f"{candidates.shape[1]}."
         )
+    check_finite(candidates, "candidates")
     if not bool(torch.isfinite(reference).all()):
         raise ValueError("reference contains NaN or infinite values; it cannot rank candidates.")
     return candidates, reference

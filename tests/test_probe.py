@@ -1,0 +1,557 @@
+"""The probe: bad inputs of every kind over the public functions, and argument mutation.
+
+Every public callable (the ``__all__`` of every library module) is enumerated. Those with a
+recipe below get one valid call (checked for argument mutation: the model's weights, flags and
+device, and every tensor passed, are unchanged) and then one call per bad input of every kind
+that fits the parameter: NaN/inf, float/negative/too-large labels, None, wrong dtype or shape,
+empty, mismatched lengths, an unavailable device, uint8 where 0..1 floats are expected.
+
+Each outcome is classified: ``clear`` (our TypeError/ValueError raised inside failure_modes,
+naming the argument), ``deep`` (an error raised inside torch/numpy/captum), ``silent``
+(accepted), ``hang`` (over the time limit). The test asserts silent 0, mutating 0 and hangs 0
+and prints the counts, each deep error, and the callables without a recipe yet.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import math
+import pkgutil
+import signal
+import traceback
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+from torch.utils.data import TensorDataset
+
+import failure_modes
+
+PACKAGE = Path(failure_modes.__file__).parent
+N, SIDE, CLASSES = 6, 8, 3
+TIMEOUT_S = 10
+FIELDS = {"inputs", "targets", "images", "labels", "dataset", "model", "device"}
+"""What a message may name besides the parameter: the parts of a dataset or pair."""
+
+
+def _model() -> nn.Sequential:
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        nn.Conv2d(1, 2, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(2 * SIDE * SIDE, CLASSES)
+    )
+    return model.train()
+
+
+def _images() -> torch.Tensor:
+    return torch.rand(N, 1, SIDE, SIDE, generator=torch.Generator().manual_seed(1))
+
+
+def _labels() -> torch.Tensor:
+    return torch.arange(N) % CLASSES
+
+
+def _maps() -> torch.Tensor:
+    return torch.rand(N, SIDE, SIDE, generator=torch.Generator().manual_seed(2))
+
+
+def _mask() -> torch.Tensor:
+    mask = torch.zeros(SIDE, SIDE, dtype=torch.bool)
+    mask[:2, :2] = True
+    return mask
+
+
+class _Mnistish(TensorDataset):
+    def __init__(self, n_images=N, n_targets=N):
+        super().__init__(torch.zeros(n_images))
+        self.data = torch.randint(0, 256, (n_images, SIDE, SIDE), dtype=torch.uint8)
+        self.targets = torch.arange(n_targets) % CLASSES
+        self.transform = None
+
+
+# Bad values by the role of a parameter.
+def _nan(x):
+    x = x.clone()
+    x.view(-1)[0] = math.nan
+    return x
+
+
+def _inf(x):
+    x = x.clone()
+    x.view(-1)[-1] = math.inf
+    return x
+
+
+UNAVAILABLE = "cuda:7"
+BAD = {
+    "images": {
+        "nan": lambda: _nan(_images()),
+        "inf": lambda: _inf(_images()),
+        "none": lambda: None,
+        "uint8": lambda: (_images() * 255).to(torch.uint8),
+        "wrong_shape": lambda: torch.rand(SIDE),
+        "empty": lambda: torch.zeros(0, 1, SIDE, SIDE),
+    },
+    "unit_images": {
+        "nan": lambda: _nan(_images()),
+        "none": lambda: None,
+        "uint8": lambda: (_images() * 255).to(torch.uint8),
+        "normalised": lambda: _images() * 4 - 2,
+        "empty": lambda: torch.zeros(0, 1, SIDE, SIDE),
+    },
+    "maps": {
+        "nan": lambda: _nan(_maps()),
+        "inf": lambda: _inf(_maps()),
+        "none": lambda: None,
+        "wrong_shape": lambda: torch.rand(SIDE),
+    },
+    "labels": {
+        "float": lambda: _labels().double() + 0.5,
+        "negative": lambda: -torch.ones(N, dtype=torch.long),
+        "too_large": lambda: torch.full((N,), 99),
+        "none": lambda: None,
+        "mismatched": lambda: _labels()[:2],
+    },
+    "target": {
+        "float": lambda: 1.5,
+        "negative": lambda: -1,
+        "too_large": lambda: 99,
+        "none": lambda: None,
+    },
+    "pair": {
+        "nan": lambda: (_nan(_images()), _labels()),
+        "float_labels": lambda: (_images(), _labels().double() + 0.5),
+        "negative_labels": lambda: (_images(), -torch.ones(N, dtype=torch.long)),
+        "mismatched": lambda: (_images(), _labels()[:2]),
+        "empty": lambda: (torch.zeros(0, 1, SIDE, SIDE), torch.zeros(0, dtype=torch.long)),
+        "none": lambda: None,
+        "uint8": lambda: ((_images() * 255).to(torch.uint8), _labels()),
+    },
+    "dataset": {
+        "none": lambda: None,
+        "mismatched": lambda: _Mnistish(N, 2),
+        "tensor": lambda: _images(),
+    },
+    "model": {"none": lambda: None},
+    # Without num_classes, 99 is a label like any other; empty batches are legitimate where
+    # the result is empty too (elementwise noise, a label the MODE pool has run out of).
+    "labels_any": {
+        "float": lambda: _labels().double() + 0.5,
+        "negative": lambda: -torch.ones(N, dtype=torch.long),
+        "none": lambda: None,
+        "mismatched": lambda: _labels()[:2],
+    },
+    "unit_elementwise": {
+        "nan": lambda: _nan(_images()),
+        "none": lambda: None,
+        "uint8": lambda: (_images() * 255).to(torch.uint8),
+        "normalised": lambda: _images() * 4 - 2,
+    },
+    "pair_or_empty": {
+        "nan": lambda: (_nan(_images()), _labels()),
+        "float_labels": lambda: (_images(), _labels().double() + 0.5),
+        "negative_labels": lambda: (_images(), -torch.ones(N, dtype=torch.long)),
+        "mismatched": lambda: (_images(), _labels()[:2]),
+        "none": lambda: None,
+        "uint8": lambda: ((_images() * 255).to(torch.uint8), _labels()),
+    },
+    "layer_count": {"negative": lambda: -1, "too_large": lambda: 99, "float": lambda: 1.5},
+    "target_or_predicted": {  # None means "the predicted class"
+        "float": lambda: 1.5,
+        "negative": lambda: -1,
+        "too_large": lambda: 99,
+    },  # fmt: skip
+    "images_or_empty": {
+        "nan": lambda: _nan(_images()),
+        "inf": lambda: _inf(_images()),
+        "none": lambda: None,
+        "uint8": lambda: (_images() * 255).to(torch.uint8),
+        "wrong_shape": lambda: torch.rand(SIDE),
+    },
+    "uint8_images": {
+        "float": lambda: _images()[:, 0],
+        "none": lambda: None,
+        "wrong_shape": lambda: torch.zeros(SIDE, SIDE, dtype=torch.uint8),
+    },
+    "grey": {
+        "negative": lambda: -1,
+        "too_large": lambda: 256,
+        "float": lambda: 2.5,
+        "none": lambda: None,
+    },  # fmt: skip
+    "amplitude": {"zero": lambda: 0, "nan": lambda: math.nan, "none": lambda: None},
+    "transform_of": {"none": lambda: None, "tensor": lambda: _images()},
+    "count_or_default": {"zero": lambda: 0, "negative": lambda: -4, "float": lambda: 2.5},
+    "mask_or_empty": {"none": lambda: None, "float": lambda: _mask().float()},
+    "device": {"unavailable": lambda: UNAVAILABLE, "wrong_type": lambda: 3.5},
+    "count": {
+        "zero": lambda: 0,
+        "negative": lambda: -4,
+        "float": lambda: 2.5,
+        "none": lambda: None,
+    },
+    "mask": {
+        "none": lambda: None,
+        "float": lambda: _mask().float(),
+        "empty": lambda: _mask() & False,
+    },
+}
+
+
+def _lazy(name):
+    module, _, attr = name.rpartition(".")
+    return lambda: getattr(importlib.import_module(module), attr)
+
+
+# name: (valid arguments, {parameter: role}); the model is rebuilt for every call.
+R = {
+    "failure_modes.models.evaluation.predict": (
+        lambda: dict(model=_model(), dataset=(_images(), _labels())),
+        {"model": "model", "dataset": "pair", "device": "device", "batch_size": "count"},
+    ),
+    "failure_modes.models.evaluation.predict_proba": (
+        lambda: dict(model=_model(), dataset=(_images(), _labels())),
+        {"model": "model", "dataset": "pair", "device": "device", "batch_size": "count"},
+    ),
+    "failure_modes.models.evaluation.accuracy": (
+        lambda: dict(predictions=_labels(), targets=_labels()),
+        {"predictions": "labels_any", "targets": "labels_any"},
+    ),
+    "failure_modes.models.evaluation.confusion": (
+        lambda: dict(predictions=_labels(), targets=_labels(), num_classes=CLASSES),
+        {"predictions": "labels", "targets": "labels", "num_classes": "count"},
+    ),
+    "failure_modes.models.evaluation.per_class_accuracy": (
+        lambda: dict(predictions=_labels(), targets=_labels(), num_classes=CLASSES),
+        {"predictions": "labels", "targets": "labels", "num_classes": "count"},
+    ),
+    "failure_modes.models.training.train_classifier": (
+        lambda: dict(model=_model(), dataset=(_images(), _labels()), progress=False, seed=0),
+        {
+            "model": "model",
+            "dataset": "pair",
+            "device": "device",
+            "epochs": "count",
+            "batch_size": "count",
+        },
+    ),  # fmt: skip
+    "failure_modes.models.training.train_denoiser": (
+        lambda: dict(model=nn.Conv2d(1, 1, 3, padding=1), dataset=_images(), progress=False),
+        {"dataset": "unit_images", "device": "device", "epochs": "count", "model": "model"},
+    ),
+    "failure_modes.models.training.pick_device": (
+        lambda: dict(device="cpu"),
+        {"device": "device"},
+    ),
+    "failure_modes.models.denoising.denoise": (
+        lambda: dict(model=nn.Conv2d(1, 1, 3, padding=1), images=_images()),
+        {"images": "images", "model": "model", "device": "device", "batch_size": "count"},
+    ),
+    "failure_modes.models.denoising.add_noise": (
+        lambda: dict(images=_images()),
+        {"images": "unit_elementwise"},
+    ),
+    "failure_modes.models.denoising.psnr": (
+        lambda: dict(images=_images(), clean=_images()),
+        {"images": "images", "clean": "unit_images"},
+    ),
+    "failure_modes.explain.methods.attribute": (
+        lambda: dict(model=_model(), inputs=_images(), target=1, method="saliency"),
+        {
+            "model": "model",
+            "inputs": "images",
+            "target": "target",
+            "batch_size": "count_or_default",
+        },
+    ),  # fmt: skip
+    "failure_modes.explain.scores.artifact_mass": (
+        lambda: dict(attributions=_maps(), mask=_mask()),
+        {"attributions": "maps", "mask": "mask"},
+    ),
+    "failure_modes.explain.scores.mask_share": (
+        lambda: dict(attributions=_maps(), mask=_mask()),
+        {"attributions": "maps", "mask": "mask_or_empty"},  # an empty mask gives NaN by design
+    ),
+    "failure_modes.explain.scores.relevance": (
+        lambda: dict(attributions=_maps()),
+        {"attributions": "maps"},
+    ),
+    "failure_modes.explain.counterfactual.counterfactual": (
+        lambda: dict(model=_model(), inputs=_images()[:2], target=1, steps=2),
+        {"model": "model", "inputs": "images", "target": "target", "steps": "count"},
+    ),
+    "failure_modes.explain.contrastive.contrastive_saliency": (
+        lambda: dict(model=_model(), inputs=_images(), predicted=0, true=1, methods=["saliency"]),
+        {"model": "model", "inputs": "images", "predicted": "target", "true": "target"},
+    ),
+    "failure_modes.explain.contrastive.misclassified": (
+        lambda: dict(model=_model(), dataset=(_images(), _labels())),
+        {"model": "model", "dataset": "pair", "device": "device", "batch_size": "count"},
+    ),
+    "failure_modes.tracks.mode.layers.layer_features": (
+        lambda: dict(model=_model(), layer="1", inputs=_images()),
+        {"model": "model", "inputs": "images", "batch_size": "count"},
+    ),
+    "failure_modes.tracks.error_detection.conductance.max_softmax": (
+        lambda: dict(model=_model(), inputs=_images()),
+        {"model": "model", "inputs": "images", "batch_size": "count"},
+    ),
+    "failure_modes.tracks.mode.similarity.rank": (
+        lambda: dict(candidates=_maps(), reference=_maps()[0], measure="l2"),
+        {"candidates": "maps", "reference": "maps"},
+    ),
+    "failure_modes.tracks.mode.similarity.scores": (
+        lambda: dict(candidates=_maps(), reference=_maps()[0], measure="l2"),
+        {"candidates": "maps", "reference": "maps"},
+    ),
+    "failure_modes.data.tensors.to_tensors": (
+        lambda: dict(dataset=_Mnistish()),
+        {"dataset": "dataset"},
+    ),
+    "failure_modes.data.tensors.normalization": (
+        lambda: dict(dataset=_Mnistish()),
+        {"dataset": "transform_of"},
+    ),
+    "failure_modes.data.tensors.black_baseline": (
+        lambda: dict(dataset=_Mnistish()),
+        {"dataset": "transform_of"},
+    ),
+    "failure_modes.data.tensors.classification_tensors": (
+        lambda: dict(dataset=(_images(), _labels())),
+        {"dataset": "pair_or_empty"},
+    ),
+    "failure_modes.data.tensors.image_tensors": (
+        lambda: dict(dataset=_images()),
+        {"dataset": "unit_elementwise"},
+    ),
+    "failure_modes.explain.scores.pointing_game": (
+        lambda: dict(attributions=_maps(), mask=_mask()),
+        {"attributions": "maps", "mask": "mask"},
+    ),
+    "failure_modes.explain.scores.relevance_rank_accuracy": (
+        lambda: dict(attributions=_maps(), mask=_mask()),
+        {"attributions": "maps", "mask": "mask"},
+    ),
+    "failure_modes.explain.scores.chance_level": (
+        lambda: dict(mask=_mask()),
+        {"mask": "mask_or_empty"},
+    ),
+    "failure_modes.explain.randomization.rank_correlation": (
+        lambda: dict(first=_maps(), second=_maps().flip(0)),
+        {"first": "maps", "second": "maps"},
+    ),
+    "failure_modes.explain.randomization.randomize_layers": (
+        lambda: dict(model=_model(), n_layers=1),
+        {"model": "model", "n_layers": "layer_count"},
+    ),
+    "failure_modes.tracks.mode.diagnosis.label_accuracy": (
+        lambda: dict(model=_model(), data=(_images(), _labels()), num_classes=CLASSES),
+        {"model": "model", "data": "pair", "num_classes": "count", "device": "device"},
+    ),
+    "failure_modes.tracks.mode.selection.random_inputs": (
+        lambda: dict(pool=(_images(), _labels()), size=2, seed=0),
+        {"pool": "pair", "size": "count"},
+    ),
+    "failure_modes.tracks.mode.heat_maps.heat_maps": (
+        lambda: dict(
+            features=_maps().flatten(1), predictions=_labels(), targets=_labels(), label=1
+        ),
+        {"features": "maps", "predictions": "labels_any", "targets": "labels_any"},
+    ),
+    "failure_modes.tracks.error_detection.conductance.layer_conductance": (
+        lambda: dict(model=_model(), inputs=_images(), layer="0", n_steps=2, progress=False),
+        {
+            "model": "model",
+            "inputs": "images",
+            "target": "target_or_predicted",
+            "n_steps": "count",
+        },  # fmt: skip
+    ),
+    "failure_modes.models.denoising.evaluate_denoiser": (
+        lambda: dict(model=nn.Conv2d(1, 1, 3, padding=1), datasets={"test": _images()}),
+        {"model": "model", "device": "device", "batch_size": "count"},
+    ),
+    "failure_modes.data.taint.taint_images": (
+        lambda: dict(
+            images=(_images()[:, 0] * 255).to(torch.uint8),
+            targets=_labels(),
+            corruptions={1: _lazy("failure_modes.data.corruptions.Pixel")()(row=1, col=1)},
+        ),
+        {"images": "uint8_images", "targets": "labels_any"},
+    ),
+    "failure_modes.data.corruptions.Pixel": (
+        lambda: dict(row=1, col=1, value=255),
+        {"value": "grey"},  # row/col are checked against the image when applied
+    ),
+    "failure_modes.data.corruptions.Square": (
+        lambda: dict(row=1, col=1, size=2, value=255),
+        {"value": "grey", "size": "count"},
+    ),
+    "failure_modes.data.corruptions.Grid": (
+        lambda: dict(spacing=2, amplitude=80.0),
+        {"amplitude": "amplitude", "spacing": "count"},
+    ),
+    "failure_modes.explain.proximity.nearest_distance": (
+        lambda: dict(queries=_images(), references=_images()),
+        {"queries": "images_or_empty", "references": "images", "batch_size": "count"},
+    ),
+    "failure_modes.explain.proximity.total_variation": (
+        lambda: dict(change=_images()),
+        {"change": "images_or_empty"},
+    ),
+    "failure_modes.explain.randomization.structural_similarity": (
+        lambda: dict(first=_maps(), second=_maps().flip(0), window=3),
+        {"first": "maps", "second": "maps", "window": "count"},
+    ),
+    "failure_modes.explain.contrastive.mass_in_mask": (
+        lambda: dict(attributions=_maps(), mask=_mask().expand(N, SIDE, SIDE).clone()),
+        {"attributions": "maps", "mask": "mask"},
+    ),
+    "failure_modes.models.nets.count_parameters": (
+        lambda: dict(model=_model()),
+        {"model": "model"},
+    ),
+    "failure_modes.models.nets.DenseModel": (
+        lambda: dict(input_shape=(SIDE, SIDE), num_classes=CLASSES, hidden_sizes=(4,)),
+        {"num_classes": "count"},
+    ),
+    "failure_modes.models.nets.UNet": (
+        lambda: dict(depth=1, num_fmaps=2),
+        {"depth": "count", "num_fmaps": "count", "in_channels": "count"},
+    ),
+    "failure_modes.models.nets.SmallCNN": (
+        lambda: dict(image_size=SIDE),
+        {"image_size": "count", "num_classes": "count", "in_channels": "count"},
+    ),
+}
+
+
+def _public_callables() -> dict[str, Callable]:
+    found: dict[int, str] = {}
+    objects: dict[str, Callable] = {}
+    for info in pkgutil.walk_packages(failure_modes.__path__, "failure_modes."):
+        if ".course" in info.name or info.name.endswith("__main__"):
+            continue  # the command line is probed in test_cli / test_runner
+        module = importlib.import_module(info.name)
+        for attr in getattr(module, "__all__", []):
+            value = getattr(module, attr, None)
+            if not callable(value) or id(value) in found:
+                continue
+            home = f"{getattr(value, '__module__', info.name)}.{getattr(value, '__name__', attr)}"
+            found[id(value)] = home
+            objects[home] = value
+    return objects
+
+
+class _Hang(Exception):
+    pass
+
+
+def _alarm(signum, frame):
+    raise _Hang
+
+
+def _outcome(function: Callable, kwargs: dict, names: set[str]) -> tuple[str, str]:
+    previous = signal.signal(signal.SIGALRM, _alarm)
+    signal.alarm(TIMEOUT_S)
+    try:
+        function(**kwargs)
+    except _Hang:
+        return "hang", ""
+    except Exception as error:  # noqa: BLE001 - classified below
+        frames = traceback.extract_tb(error.__traceback__)
+        raised_in = frames[-1].filename if frames else ""
+        ours = str(PACKAGE) in raised_in
+        named = any(name in str(error) for name in names | FIELDS)
+        if ours and isinstance(error, (TypeError, ValueError)) and named:
+            return "clear", ""
+        return "deep", f"{type(error).__name__} from {Path(raised_in).name}: {str(error)[:120]}"
+    else:
+        return "silent", ""
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    return "silent", ""
+
+
+def _snapshot(kwargs: dict) -> dict:
+    shot = {}
+    for key, value in kwargs.items():
+        if isinstance(value, nn.Module):
+            shot[key] = (
+                [m.training for m in value.modules()],
+                {k: v.detach().clone() for k, v in value.state_dict().items()},
+            )
+        elif isinstance(value, torch.Tensor):
+            shot[key] = value.clone()
+        elif isinstance(value, tuple) and all(isinstance(v, torch.Tensor) for v in value):
+            shot[key] = tuple(v.clone() for v in value)
+    return shot
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, torch.Tensor):
+        return a.shape == b.shape and a.dtype == b.dtype and torch.equal(a, b)
+    if isinstance(a, tuple) and len(a) == 2 and isinstance(a[1], dict):
+        return a[0] == b[0] and all(torch.equal(v, b[1][k]) for k, v in a[1].items())
+    return all(_same(x, y) for x, y in zip(a, b, strict=True))
+
+
+TRAINS_IN_PLACE = {"failure_modes.models.training.train_classifier",
+                   "failure_modes.models.training.train_denoiser"}  # fmt: skip
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_probe_finds_no_silent_acceptance_no_mutation_and_no_hang(capsys):
+    callables = _public_callables()
+    counts: Counter[str] = Counter()
+    deep: list[str] = []
+    silent: list[str] = []
+    mutating: list[str] = []
+    for name, (valid, roles) in R.items():
+        function = _lazy(name)()
+        kwargs = valid()
+        before = _snapshot(kwargs)
+        function(**kwargs)
+        after = _snapshot(kwargs)
+        for key, value in before.items():
+            if name in TRAINS_IN_PLACE and key == "model":
+                continue  # training changes the weights by design
+            if not _same(value, after[key]):
+                mutating.append(f"{name}({key}=...)")
+        counts["valid calls"] += 1
+        names = set(inspect.signature(function).parameters)
+        for parameter, role in roles.items():
+            for kind, make in BAD[role].items():
+                if role == "device" and kind == "unavailable" and torch.cuda.device_count() > 7:
+                    continue
+                kwargs = valid()
+                kwargs[parameter] = make()
+                outcome, detail = _outcome(function, kwargs, names)
+                counts[outcome] += 1
+                label = f"{name.rsplit('.', 1)[1]}({parameter}={kind})"
+                if outcome == "deep":
+                    deep.append(f"{label}: {detail}")
+                elif outcome in ("silent", "hang"):
+                    silent.append(f"{label}: {outcome}")
+    probed = {name for name in R}
+    unprobed = sorted(set(callables) - probed)
+    with capsys.disabled():
+        print(
+            f"\nprobe: {len(R)} callables probed of {len(callables)} public; "
+            f"{counts['clear'] + counts['deep'] + counts['silent'] + counts['hang']} bad inputs: "
+            f"clear {counts['clear']}, deep {counts['deep']}, silent {counts['silent']}, "
+            f"hangs {counts['hang']}; {counts['valid calls']} valid calls, mutating "
+            f"{len(mutating)}"
+        )
+        for line in deep:
+            print(f"  deep: {line}")
+        for line in silent:
+            print(f"  silent: {line}")
+        print(f"  without a recipe yet ({len(unprobed)}): {', '.join(unprobed)}")
+    assert not mutating, mutating
+    assert not silent, silent
+    assert counts["hang"] == 0
