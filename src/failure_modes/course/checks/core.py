@@ -1,10 +1,9 @@
 """Checkers for the coding tasks of the core notebook (``notebooks/core.py``).
 
 The taint checkers compare the student's images with the library's artifacts on the notebook's
-own six digits. The function checkers run the student's function on a small probe of their own
-(a tiny linear classifier, random maps, random images), compare what it gives with what the
-typical mistakes would give, and return the student's function when it is right, else the
-library's. The Integrated Gradients checker reuses the notebook's three images and model.
+own digits; the Integrated Gradients checker reuses the notebook's images and model. The
+function checkers run the student's function on a small probe of their own, compare what it
+gives with what the typical mistakes would give, and return it when right, else the library's.
 """
 
 from __future__ import annotations
@@ -40,10 +39,6 @@ _PROBE_LR = 0.1
 def _close(answer: Any, expected: torch.Tensor, atol: float = _ATOL) -> bool:
     answer = torch.as_tensor(answer).detach().cpu().to(expected.dtype)
     return answer.shape == expected.shape and torch.allclose(answer, expected, atol=atol)
-
-
-def _equal(answer: Any, expected: torch.Tensor) -> bool:
-    return isinstance(answer, torch.Tensor) and torch.equal(answer, expected)
 
 
 # --- Task 1.1: the pixel taint ------------------------------------------------------------------
@@ -143,7 +138,7 @@ def grid_taint(answer: Any, fours: torch.Tensor, grid: Grid) -> torch.Tensor:
                 "converting.",
             ),
             (
-                lambda a: _equal(a, summed.clamp(0, 255).to(torch.uint8)),
+                lambda a: torch.equal(a, summed.clamp(0, 255).to(torch.uint8)),
                 "the values were cut off instead of rounded (converting to uint8 truncates "
                 "2.7 to 2): call `.round()` before `.clamp(0, 255)`.",
             ),
@@ -265,7 +260,7 @@ def integrated_gradients(
     model: nn.Module,
     inputs: torch.Tensor,
     target: int,
-    baseline: torch.Tensor,
+    baseline: float,
     *,
     n_steps: int,
 ) -> torch.Tensor:
@@ -275,16 +270,9 @@ def integrated_gradients(
     ----------
     answer : Tensor or Ellipsis
         The student's ``[N, 1, 28, 28]`` maps (on any device).
-    model : nn.Module
-        The classifier explained (its training flag is restored).
-    inputs : Tensor
-        The ``[N, 1, 28, 28]`` normalised images explained.
-    target : int
-        The class explained.
-    baseline : Tensor
-        The black image in normalised units.
-    n_steps : int
-        The integration steps asked for.
+    model, inputs, target, baseline, n_steps
+        The classifier (its training flag is restored), the ``[N, 1, 28, 28]`` normalised
+        images, the class explained, the black image in normalised units, and the steps.
 
     Returns
     -------
@@ -306,13 +294,9 @@ def integrated_gradients(
     ).unflatten(0, (10, len(inputs)))
     model.train(training)
 
-    def wrong_class(maps: torch.Tensor) -> int | None:
-        for label in range(10):
-            if label != target and _close(maps, per_class[label]):
-                return label
-        return None
-
     def diagnose(maps: Any) -> str | None:
+        # The answer is already on the CPU (see below); anything else matches no class.
+        wrong = [c for c in range(10) if c != target and _close(maps, per_class[c])]
         mistakes = [
             (
                 lambda a: _close(a, grey),
@@ -320,9 +304,9 @@ def integrated_gradients(
                 "zero is mid-grey, not black; pass `baselines=black`.",
             ),
             (
-                lambda a: wrong_class(a) is not None,
-                f"these maps explain the class {wrong_class(maps) if _is_tensor(maps) else '?'}"
-                f", not {target}: pass `target={target}` (the class whose score is explained).",
+                lambda a: wrong,
+                f"these maps explain the class {wrong[0] if wrong else '?'}, not {target}: pass "
+                f"`target={target}` (the class whose score is explained).",
             ),
             (
                 lambda a: _close(a, other_steps),
@@ -330,19 +314,13 @@ def integrated_gradients(
                 f"`n_steps=IG_STEPS` ({n_steps}) like the rest of the notebook.",
             ),
         ]
-        if _is_tensor(maps):
-            maps = maps.detach().cpu()
         return feedback.first_mistake(maps, mistakes) or feedback.tensor_mismatch(
             maps, expected, "maps_black", atol=_ATOL, rtol=1e-4
         )
 
-    if _is_tensor(answer):
+    if isinstance(answer, torch.Tensor):
         answer = answer.detach().cpu()
     return feedback.check("4.1", answer, diagnose, expected)
-
-
-def _is_tensor(value: Any) -> bool:
-    return isinstance(value, torch.Tensor)
 
 
 # --- Task 4.2: artifact mass --------------------------------------------------------------------
