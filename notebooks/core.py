@@ -42,12 +42,14 @@ import warnings
 import numpy as np
 import pandas as pd
 import torch
+from captum.attr import IntegratedGradients
 from IPython.display import display
 from torch import nn
 from torch.utils.data import ConcatDataset, Subset
 from tqdm.auto import tqdm
 
 from failure_modes import data
+from failure_modes.course.checks import core as checks
 from failure_modes.course.record import record
 from failure_modes.data.taint import Grid, Pixel, taint_dataset
 from failure_modes.data.tensors import black_baseline, image_tensors
@@ -156,37 +158,44 @@ fours = train.data[train.targets == 4][:6]
 # <div class="alert alert-block alert-info"><b>Task 1.1</b>: taint the six 7s by hand. Make a
 # copy of <code>sevens</code> (a uint8 tensor of shape [6, 28, 28]) and set the pixel at row 25,
 # column 25 of every image to 255. Never change <code>sevens</code> itself: the original data
-# must stay clean. The cell then checks your result against the library's <code>Pixel</code>.
-# </div>
+# must stay clean. The cell after yours checks your result against the library's
+# <code>Pixel</code>. About 5 minutes.
+#
+# <details><summary>Hint</summary><code>sevens.clone()</code> makes a copy; indexing with
+# <code>[:, row, col]</code> reaches the same pixel of every image at once.</details></div>
 
 # %% tags=["task"]
 dotted = ...  # a copy of sevens with pixel (25, 25) set to 255
-
-print("same as Pixel():", torch.equal(dotted, Pixel()(sevens)))
 
 # %% tags=["solution"]
 dotted = sevens.clone()
 dotted[:, 25, 25] = 255
 
+# %%
+dotted = checks.pixel_taint(dotted, sevens)
 print("same as Pixel():", torch.equal(dotted, Pixel()(sevens)))
 
 # %% [markdown] tags=["task"]
 # <div class="alert alert-block alert-info"><b>Task 1.2</b>: now the grid on the 4s.
 # <code>grid.texture(28, 28)</code> is the float pattern that is added. Add it to the images
-# (as floats), round, clamp into 0..255 and convert back to uint8.</div>
+# (as floats), round, clamp into 0..255 and convert back to uint8. About 5 minutes.
+#
+# <details><summary>Hint</summary>uint8 holds 0..255 only: a sum of 300 converted to uint8
+# wraps around to 44. Tensors have <code>.float()</code>, <code>.round()</code>,
+# <code>.clamp(0, 255)</code> and <code>.to(torch.uint8)</code>.</details></div>
+
+# %%
+grid = corruptions[4]
+texture = grid.texture(28, 28)
 
 # %% tags=["task"]
-grid = corruptions[4]
-texture = grid.texture(28, 28)
 gridded = ...  # fours plus the texture, rounded, clamped to 0..255, as uint8
 
-print("same as Grid():", torch.equal(gridded, grid(fours)))
-
 # %% tags=["solution"]
-grid = corruptions[4]
-texture = grid.texture(28, 28)
 gridded = (fours.float() + texture).round().clamp(0, 255).to(torch.uint8)
 
+# %%
+gridded = checks.grid_taint(gridded, fours, grid)
 print("same as Grid():", torch.equal(gridded, grid(fours)))
 
 # %% [markdown]
@@ -304,7 +313,12 @@ def train_model(model, dataset, *, epochs, batch_size, lr, seed):
 # <div class="alert alert-block alert-info"><b>Task 2.1</b>: write the step the loop above
 # takes for every batch: reset the gradients, compute the loss of the model's output on
 # <code>x</code> against <code>y</code>, back-propagate it, and let the optimiser update the
-# weights. Return the loss.</div>
+# weights. Return the loss. About 10 minutes.
+#
+# <details><summary>Hint</summary>Four lines: <code>optimizer.zero_grad()</code>,
+# <code>loss = loss_function(model(x), y)</code>, <code>loss.backward()</code>,
+# <code>optimizer.step()</code>. Why does the first one matter? PyTorch adds every new
+# gradient to the one already stored.</details></div>
 
 
 # %% tags=["task"]
@@ -323,6 +337,9 @@ def training_step(model, optimizer, loss_function, x, y):  # noqa: F811 (the tas
     optimizer.step()
     return loss
 
+
+# %%
+training_step = checks.training_step(training_step)
 
 # %% [markdown]
 # Train both models with the same settings and the same seed.
@@ -493,18 +510,47 @@ print(f"the all-zero input is the grey level {255 * mean:.0f} of 255")
 # the grey one, every background pixel differs from the baseline and may collect attribution.
 # Below: the tainted model's IG maps for the class 7 on three tainted 7s, with each baseline
 # (red: pushes towards 7, blue: against), and the share of attribution on background pixels.
+#
+# The maps with the grey baseline come from the package's `attribute`, which wraps Captum.
 
 # %%
 x_tainted, y_tainted = data.to_tensors(tainted_test)
 is7 = y_tainted == 7
 examples = x_tainted[is7][:N_SHOWN]
 black = black_baseline(tainted_test)
+print(f"the black baseline in normalised units: {black:.4f}")
 maps_grey = attribute(model_tainted, examples, 7, baselines=0.0, n_steps=IG_STEPS)
-maps_black = attribute(model_tainted, examples, 7, baselines=black, n_steps=IG_STEPS)
+
+# %% [markdown] tags=["task"]
+# <div class="alert alert-block alert-info"><b>Task 4.1</b>: compute the maps with the black
+# baseline yourself, with Captum: build <code>IntegratedGradients(model_tainted)</code> and call
+# its <code>attribute</code> on <code>examples</code> for the class 7, with the baseline
+# <code>black</code> and <code>IG_STEPS</code> integration steps. (The model may be on a GPU:
+# move the inputs to <code>device</code>.) The cell after yours compares your maps with the
+# package's <code>attribute</code>. About 10 minutes.
+#
+# <details><summary>Hint</summary><code>explainer.attribute(inputs, baselines=...,
+# target=..., n_steps=...)</code>. Captum's default baseline is 0, which in normalised units is
+# the grey image, not the black one; its default number of steps is 50.</details></div>
+
+# %% tags=["task"]
+maps_black = ...  # Captum's Integrated Gradients: black baseline, class 7, IG_STEPS steps
+
+# %% tags=["solution"]
+explainer = IntegratedGradients(model_tainted)
+maps_black = explainer.attribute(
+    examples.to(device), baselines=black, target=7, n_steps=IG_STEPS
+).cpu()
+
+# %%
+maps_black = checks.integrated_gradients(
+    maps_black, model_tainted, examples, 7, black, n_steps=IG_STEPS
+)
 figure = plot_attributions(
     examples,
     {"grey (zero) baseline": maps_grey, "black baseline": maps_black},
     titles=["tainted 7"] * N_SHOWN,
+    title="Tainted model, IG for class 7 on tainted 7s: grey vs black baseline",
 )
 background = tainted_test.data[is7][:N_SHOWN] == 0
 for name, key, maps in [("grey (zero)", "grey", maps_grey), ("black", "black", maps_black)]:
@@ -535,6 +581,7 @@ for label in (7, 4):
         inputs,
         {f"{name} model": model_maps for name, model_maps in maps[label].items()},
         titles=[f"clean {label}"] * N_SHOWN + [f"tainted {label}"] * N_SHOWN,
+        title=f"IG for class {label} (black baseline): clean and tainted {label}s, both models",
     )
 for name, model_maps in maps[7].items():
     corner = model_maps[:N_SHOWN, 0, pixel.row, pixel.col].abs().max().item()
@@ -551,11 +598,38 @@ for name, model_maps in maps[7].items():
 # the artifact's mask. It is 1 if all relevance sits on the artifact and 0 if none does. If the
 # relevance were spread evenly over the image, it would equal the share of the image the mask
 # covers: that share is the *chance level* to compare with.
+
+# %% [markdown] tags=["task"]
+# <div class="alert alert-block alert-info"><b>Task 4.2</b>: write
+# <code>artifact_share(maps, mask)</code>: for maps of shape [N, 1, 28, 28] and a boolean mask
+# of shape [28, 28], the share of each image's absolute attribution that lies inside the mask
+# (one number per image). The cell after yours compares it with the package's
+# <code>artifact_mass</code>, and the tables below use it. About 10 minutes.
 #
+# <details><summary>Hint</summary>Take <code>maps.abs()</code>, multiply by the mask (it
+# broadcasts over the images), sum each image with <code>.flatten(1).sum(dim=1)</code>, and
+# divide by the same sum without the mask.</details></div>
+
+
+# %% tags=["task"]
+def artifact_share(maps, mask):
+    """Share of each map's absolute attribution inside ``mask``: a tensor of shape [N]."""
+    return ...
+
+
+# %% tags=["solution"]
+def artifact_share(maps, mask):  # noqa: F811 (the task's version)
+    """Share of each map's absolute attribution inside ``mask``: a tensor of shape [N]."""
+    relevance = maps.abs().sum(dim=1)  # channels summed, as the package does
+    return (relevance * mask).flatten(1).sum(dim=1) / relevance.flatten(1).sum(dim=1)
+
+
+# %% [markdown]
 # We compute it for every tainted 7 in the test set, with both baselines.
 
 
 # %%
+artifact_share = checks.artifact_mass(artifact_share)
 baselines = {"black": black, "grey (zero)": 0.0}
 
 
@@ -566,7 +640,7 @@ def mass_table(label):
     for model_name, model in models.items():
         for baseline_name, baseline in baselines.items():
             maps = attribute(model, inputs, label, baselines=baseline, n_steps=IG_STEPS)
-            mass = artifact_mass(maps, masks[label]).mean().item()
+            mass = artifact_share(maps, masks[label]).mean().item()
             key = f"mass_{model_name}_{baseline_name.split()[0]}_{label}"
             rows.append(
                 {
@@ -598,7 +672,7 @@ masses4 = mass_table(4)
 display(masses4)
 
 # %% [markdown] tags=["task"]
-# <div class="alert alert-block alert-info"><b>Task 4.1</b>:
+# <div class="alert alert-block alert-info"><b>Task 4.3</b>:
 # <ol>
 # <li>In the maps of the tainted 7s, what stands out for the tainted model that does not for
 # the clean one? Is it the same on the clean 7s?</li>
@@ -611,7 +685,7 @@ display(masses4)
 # </ol></div>
 
 # %% [markdown] tags=["solution"]
-# <div class="alert alert-block alert-info"><b>Task 4.1</b>: reading the attributions.</div>
+# <div class="alert alert-block alert-info"><b>Task 4.3</b>: reading the attributions.</div>
 #
 # *Model answers*, citing the tables printed above:
 # 1. On tainted 7s the tainted model's maps light up the bottom-right corner, where the dot
@@ -647,6 +721,34 @@ display(masses4)
 # back into 0..1. The score is the PSNR (peak signal-to-noise ratio) in decibels; higher is
 # better, and +3 dB means half the squared error.
 
+# %% [markdown] tags=["task"]
+# <div class="alert alert-block alert-info"><b>Task 5.1</b>: write
+# <code>peak_snr(images, clean)</code>: the PSNR in dB of each image of a batch [N, 1, 28, 28]
+# against its clean original, pixels in 0..1: 10 · log10(peak² / MSE), with the mean squared
+# error of each image. The cell after yours compares it with the package's <code>psnr</code>,
+# and the next cells use it. About 5 minutes.
+#
+# <details><summary>Hint</summary>The peak is the largest possible pixel value: here 1.
+# <code>(images - clean).pow(2).flatten(1).mean(dim=1)</code> is one MSE per image;
+# <code>torch.log10</code> is the decimal logarithm.</details></div>
+
+
+# %% tags=["task"]
+def peak_snr(images, clean):
+    """PSNR in dB of each image against ``clean`` (pixels in 0..1): a tensor of shape [N]."""
+    return ...
+
+
+# %% tags=["solution"]
+def peak_snr(images, clean):  # noqa: F811 (the task's version)
+    """PSNR in dB of each image against ``clean`` (pixels in 0..1): a tensor of shape [N]."""
+    mse = (images - clean).pow(2).flatten(1).mean(dim=1)
+    return 10 * torch.log10(1.0 / mse)
+
+
+# %%
+peak_snr = checks.peak_snr(peak_snr)
+
 # %% [markdown]
 # The training data: all MNIST training digits, a random subset of FashionMNIST's training
 # clothes (drawn with `SEED`, kept in their dataset order), and both of them one after the
@@ -672,7 +774,8 @@ noisy_digits = add_noise(
     clean_digits, std=NOISE_LEVEL, generator=torch.Generator().manual_seed(SEED)
 )
 print(f"noise standard deviation {NOISE_LEVEL} (the package default is {NOISE_STD})")
-print(f"PSNR of the noisy digits: {psnr(noisy_digits, clean_digits).mean():.1f} dB")
+print(f"PSNR of the noisy digits: {peak_snr(noisy_digits, clean_digits).mean():.1f} dB")
+print(f"the package's psnr: {psnr(noisy_digits, clean_digits).mean():.1f} dB")
 figure = plot_images(torch.cat([clean_digits, noisy_digits]), ncols=6, vmin=0, vmax=1)
 
 # %% [markdown]
@@ -757,11 +860,11 @@ figure = show_denoiser("MNIST only")
 display(psnr_table(scores))
 
 # %% [markdown] tags=["task"]
-# <div class="alert alert-block alert-info"><b>Task 5.1</b>: look at the denoised clothes.
+# <div class="alert alert-block alert-info"><b>Task 5.2</b>: look at the denoised clothes.
 # What does the denoiser do to them? Compare its PSNR on the two test sets.</div>
 
 # %% [markdown] tags=["solution"]
-# <div class="alert alert-block alert-info"><b>Task 5.1</b>: a digit denoiser on
+# <div class="alert alert-block alert-info"><b>Task 5.2</b>: a digit denoiser on
 # clothes.</div>
 #
 # *Model answer.* The denoised clothes look like what the network knows: dark backgrounds,
@@ -827,7 +930,7 @@ print(
 )
 
 # %% [markdown] tags=["task"]
-# <div class="alert alert-block alert-info"><b>Task 5.2</b>:
+# <div class="alert alert-block alert-info"><b>Task 5.3</b>:
 # <ol>
 # <li>How much of the MNIST-only denoiser's gap does training on the shuffled mix win back on
 # FashionMNIST?</li>
@@ -837,7 +940,7 @@ print(
 # </ol></div>
 
 # %% [markdown] tags=["solution"]
-# <div class="alert alert-block alert-info"><b>Task 5.2</b>: mixing domains.</div>
+# <div class="alert alert-block alert-info"><b>Task 5.3</b>: mixing domains.</div>
 #
 # *Model answers*, citing the lines printed above:
 # 1. The shuffled denoiser wins back most of the gap on FashionMNIST (the share is printed).

@@ -10,13 +10,15 @@ clothes in the denoisers' mix (a third less time per seed) the shuffled denoiser
 from __future__ import annotations
 
 import pytest
-from lesson_harness import every_record_asserted, lesson_fixture
+from lesson_harness import every_record_asserted, exercise_runs_untouched, lesson_fixture
 
 pytestmark = pytest.mark.lesson
 
 NOTEBOOK = "solution.ipynb"
 
 lesson = lesson_fixture(NOTEBOOK)
+
+test_the_exercise_runs_untouched = exercise_runs_untouched("exercise.ipynb")
 
 
 # --------------------------------------------------------------------------- part 1

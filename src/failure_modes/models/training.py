@@ -28,7 +28,29 @@ __all__ = [
     "image_tensors",
     "train_classifier",
     "train_denoiser",
+    "training_step",
 ]
+
+
+def training_step(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    loss_function: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    x: torch.Tensor,
+    y: torch.Tensor,
+) -> torch.Tensor:
+    """One optimisation step on the batch ``(x, y)``: reset, loss, backward, update.
+
+    Returns
+    -------
+    Tensor
+        The batch's loss before the update (a scalar).
+    """
+    optimizer.zero_grad()
+    loss = loss_function(model(x), y)
+    loss.backward()
+    optimizer.step()
+    return loss
 
 
 def _batches(
@@ -74,10 +96,7 @@ def _fit(
         for _ in range(epochs):
             for index in _batches(len(inputs), batch_size, shuffle, generator):
                 x, y = make_batch(index, generator)
-                optimizer.zero_grad()
-                loss = loss_fn(model(x.to(device)), y.to(device))
-                loss.backward()
-                optimizer.step()
+                loss = training_step(model, optimizer, loss_fn, x.to(device), y.to(device))
                 losses.append(loss.item())
                 bar.update()
                 bar.set_postfix(loss=f"{losses[-1]:.3f}", refresh=False)
