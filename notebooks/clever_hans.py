@@ -504,9 +504,10 @@ display(
 # under `seeded(seed)` so that the same seed gives the same model. The trained model must stay
 # as it is; we need it for the comparison.
 #
-# <details><summary>Hint</summary>`copy = copy_module.deepcopy(model)` (the module `copy` is
-# imported as `copy_module`); `dict(copy.named_modules())[name]` is the layer; inside
-# `with seeded(seed):` call its `reset_parameters()`; return `copy.eval()`.</details></div>
+# <details><summary>Hint</summary>`randomized = copy_module.deepcopy(model)` (the module `copy`
+# is imported as `copy_module`); `dict(randomized.named_modules())[name]` is the layer; inside
+# `with seeded(seed):` call its `reset_parameters()`; return `randomized.eval()`.</details>
+# </div>
 
 
 # %% tags=["task"]
@@ -548,6 +549,11 @@ figure = plot_attributions(
     },
     title="Saliency and Guided Backprop for '1': trained, output layer reset, first layer reset",
 )
+
+# %% [markdown]
+# Which method's rows barely change when the output layer alone is random, and which change
+# once the first layer is? The cascading test below measures it, layer by layer, for every
+# method.
 
 # %%
 inputs, _ = explain_inputs(tainted_test, 1, N_RANDOMIZED)
