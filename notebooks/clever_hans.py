@@ -36,6 +36,7 @@
 # on a laptop CPU.</div>
 
 # %%
+import copy as copy_module
 import warnings
 
 import matplotlib.pyplot as plt
@@ -43,11 +44,17 @@ import pandas as pd
 import torch
 from IPython.display import display
 
+from failure_modes.course.checks import clever_hans as checks
 from failure_modes.course.record import record
 from failure_modes.data import load_mnist
 from failure_modes.data.taint import taint_dataset
 from failure_modes.data.tensors import black_baseline
-from failure_modes.explain.attribution import METHODS, artifact_mass
+from failure_modes.explain.attribution import (
+    METHODS,
+    artifact_mass,
+    compare_methods,
+    parameter_layers,
+)
 from failure_modes.models import DenseModel
 from failure_modes.models.evaluation import accuracy, predict
 from failure_modes.models.training import train_classifier
@@ -65,6 +72,7 @@ from failure_modes.tracks.clever_hans import (
     wide,
     zoo,
 )
+from failure_modes.tracks.clever_hans.explanations import MASS_FACTOR
 from failure_modes.utils.seeding import seed_everything, seeded
 
 # Captum reminds us on every call that it sets requires_grad and hooks ReLUs; we know.
@@ -145,6 +153,37 @@ visibility = pd.DataFrame(
 record("visibility", visibility.to_dict("records"))
 display(visibility)
 
+# %% [markdown] tags=["task"]
+# <div class="alert alert-block alert-info"><b>Task 1.2</b> (about 10 minutes): An artifact is
+# just a function of the pixels. Write the lightness ramp of the 8s yourself: `lighten(images,
+# artifact)` takes uint8 images `[N, H, W]` and a `Gradient`, adds `artifact.ramp(h, w)` (the
+# float brightness added at each pixel) and returns a *new* uint8 batch, the input unchanged.
+# The check compares it with the library's corruption, `artifact(images)`.
+#
+# <details><summary>Hint</summary>uint8 arithmetic wraps around (250 + 10 = 4): add in float
+# (`images.float() + ramp`), then `.round()`, `.clamp(0, 255)` and `.to(torch.uint8)`.</details>
+# </div>
+
+
+# %% tags=["task"]
+def lighten(images, artifact):
+    """``images`` (uint8 [N, H, W]) with ``artifact``'s ramp added: a new uint8 batch."""
+    ramp = artifact.ramp(*images.shape[-2:])  # noqa: F841 (float [H, W], 0 at the ramp's start corner)
+    return ...
+
+
+# %% tags=["solution"]
+def lighten(images, artifact):  # noqa: F811 (the task's version)
+    """``images`` (uint8 [N, H, W]) with ``artifact``'s ramp added: a new uint8 batch."""
+    ramp = artifact.ramp(*images.shape[-2:])  # float [H, W], 0 at the ramp's start corner
+    return (images.float() + ramp).round().clamp(0, 255).to(torch.uint8)
+
+
+# %%
+lighten = checks.lighten(lighten)
+differ = (lighten(examples, ZOO[8]) != ZOO[8](examples)).sum().item()
+print(f"pixels where your ramp differs from the library's on the four examples: {differ}")
+
 # %% [markdown]
 # Now taint the training and the test set. `taint_dataset` returns new datasets (the clean ones
 # are untouched) and marks the changed images in `.tainted`.
@@ -213,28 +252,44 @@ display(accuracies)
 # The most direct test of reliance is an intervention. Take the test images of the other
 # classes, add the artifact of class 1 to them, and count how many the model now calls "1".
 #
-# <div class="alert alert-block alert-info"><b>Task 3.1</b>: Complete the cell below: stamp
-# `ZOO[1]` on every test image that is not a 1 (hint: `taint_dataset` with a dict that maps each
-# other label to the same artifact), predict before and after, and compute the share of images
-# not predicted "1" before that are predicted "1" after.</div>
+# <div class="alert alert-block alert-info"><b>Task 3.1</b> (about 15 minutes): Complete
+# `flip_to`: stamp `artifact` on every test image that is not a `label`, predict before and
+# after, and return the share of those images *not* predicted `label` before that are predicted
+# `label` after. That share is the behavioural test's number.
+#
+# <details><summary>Hint</summary>`taint_dataset(dataset, dict.fromkeys(others, artifact))`
+# stamps every other class; `predict(model, dataset)` returns the predictions and the true
+# labels as NumPy arrays. The images that count are `(true != label) & (before != label)`;
+# among them, take the mean of `after == label`.</details></div>
+
 
 # %% tags=["task"]
-others = [label for label in range(10) if label != 1]
-stamped_test = ...  # the test set with ZOO[1] on every image that is not a 1
-before, true = predict(model, test)
-after, _ = ...
-flip_to_one = ...
-print(f"share of other digits that switch to '1' once the square is added: {flip_to_one:.3f}")
+def flip_to(model, dataset, artifact, label):
+    """Share of the other classes' images, not predicted ``label`` before, predicted ``label``
+    once ``artifact`` is added."""
+    others = [k for k in range(10) if k != label]  # noqa: F841 (your code uses it)
+    stamped = ...  # noqa: F841 (the dataset with `artifact` on every image that is not a `label`)
+    before, true = predict(model, dataset)
+    after = ...  # noqa: F841 (the predictions on the stamped images)
+    return ...
+
 
 # %% tags=["solution"]
-others = [label for label in range(10) if label != 1]
-stamped_test = taint_dataset(test, dict.fromkeys(others, ZOO[1]))
-before, true = predict(model, test)
-after, _ = predict(model, stamped_test)
-candidates = (true != 1) & (before != 1)
-flip_to_one = float((after[candidates] == 1).mean())
+def flip_to(model, dataset, artifact, label):  # noqa: F811 (the task's version)
+    """Share of the other classes' images, not predicted ``label`` before, predicted ``label``
+    once ``artifact`` is added."""
+    others = [k for k in range(10) if k != label]
+    stamped = taint_dataset(dataset, dict.fromkeys(others, artifact))
+    before, true = predict(model, dataset)
+    after, _ = predict(model, stamped)
+    candidates = (true != label) & (before != label)
+    return float((after[candidates] == label).mean())
+
+
+# %%
+flip_to = checks.flip_to(flip_to, model, test, ZOO[1], 1)
+flip_to_one = record("flip_to_one", flip_to(model, test, ZOO[1], 1))
 print(f"share of other digits that switch to '1' once the square is added: {flip_to_one:.3f}")
-record("flip_to_one", flip_to_one)
 # The library's behavioural_test computes the same number (and a few more).
 print(behavioural_test(model, test, ZOO[1], 1))
 
@@ -332,7 +387,11 @@ for label in (1, 3):
 
 # %%
 inputs, _ = explain_inputs(tainted_test, 1, 6)
-figure = plot_attributions(inputs, {name: comparisons[1].maps[name][:6] for name in METHODS})
+figure = plot_attributions(
+    inputs,
+    {name: comparisons[1].maps[name][:6] for name in METHODS},
+    title="Where each method puts the tainted model's relevance for '1' (square top left)",
+)
 
 # %% [markdown]
 # A rule that turns a map into a verdict: flag an image when its artifact mass exceeds
@@ -343,6 +402,43 @@ figure = plot_attributions(inputs, {name: comparisons[1].maps[name][:6] for name
 # %%
 record("explanation_rates", rates.to_dict("records"))
 display(rates)
+
+# %% [markdown] tags=["task"]
+# <div class="alert alert-block alert-info"><b>Task 4.1</b> (about 10 minutes): Write that rule.
+# `flag_rate(maps, mask, factor)` takes maps `[N, 1, H, W]` and a boolean mask `[H, W]`,
+# computes each map's artifact mass (the share of its absolute relevance inside the mask), and
+# returns the share of maps whose mass exceeds `factor` times the mask's share of the image.
+# The check runs it on a probe; the notebook then recomputes Integrated Gradients' detection
+# rate on the 1s with it.
+#
+# <details><summary>Hint</summary>`relevance = maps.abs().sum(dim=1)`; the mass is
+# `(relevance * mask).sum(dim=(1, 2)) / relevance.sum(dim=(1, 2))`; chance is
+# `mask.float().mean()`; the rate is `(mass > factor * chance).float().mean()`.</details></div>
+
+
+# %% tags=["task"]
+def flag_rate(maps, mask, factor=MASS_FACTOR):
+    """Share of ``maps`` whose artifact mass on ``mask`` exceeds ``factor`` times chance."""
+    relevance = ...  # noqa: F841 (|map| summed over channels, [N, H, W])
+    mass = ...  # noqa: F841 (per map: the share of its relevance inside the mask)
+    chance = ...  # noqa: F841 (the share of the image the mask covers)
+    return ...
+
+
+# %% tags=["solution"]
+def flag_rate(maps, mask, factor=MASS_FACTOR):  # noqa: F811 (the task's version)
+    """Share of ``maps`` whose artifact mass on ``mask`` exceeds ``factor`` times chance."""
+    relevance = maps.abs().sum(dim=1)
+    mass = (relevance * mask).sum(dim=(1, 2)) / relevance.sum(dim=(1, 2))
+    chance = mask.float().mean()
+    return float((mass > factor * chance).float().mean())
+
+
+# %%
+flag_rate = checks.flag_rate(flag_rate)
+mine = flag_rate(comparisons[1].maps["integrated_gradients"], ZOO[1].mask(28, 28))
+table = rates.set_index(["label", "method"]).loc[(1, "integrated_gradients"), "detected"]
+print(f"Integrated Gradients' detection rate on the 1s: yours {mine:.3f}, the table's {table:.3f}")
 
 # %% [markdown]
 # For the global artifacts a mask says little: the ramp touches nearly every pixel, so any map
@@ -370,12 +466,12 @@ display(
 )
 
 # %% [markdown] tags=["task"]
-# <div class="alert alert-block alert-info"><b>Task 4.1</b>: Which methods reveal the square
+# <div class="alert alert-block alert-info"><b>Task 4.2</b>: Which methods reveal the square
 # and the stamp? Which of them also raise false alarms on the clean model, and what do those
 # methods have in common? Why can't the mask-based scores say anything about the ramp?</div>
 
 # %% [markdown] tags=["solution"]
-# <div class="alert alert-block alert-info"><b>Task 4.1 (model answer)</b>: On the tainted
+# <div class="alert alert-block alert-info"><b>Task 4.2 (model answer)</b>: On the tainted
 # model every method flags (almost) every tainted image in the `detected` column above, and
 # Integrated Gradients' mean mass on the tainted model is more than three times the clean
 # model's (`mass` against `mass_clean`). But Integrated Gradients (and with it DeepLift and
@@ -399,6 +495,65 @@ display(
 #
 # The rank correlation comes twice: over all pixels, and over the digit's *ink* only (the
 # pixels where the input is not black). The difference between the two is part of the lesson.
+#
+# First, one step by hand.
+#
+# <div class="alert alert-block alert-info"><b>Task 5.1</b> (about 10 minutes): Write
+# `reset_layer(model, name, seed)`: it returns a *copy* of `model` in which only the layer
+# `name` (one of `parameter_layers(model)`, e.g. `"head"`) gets fresh random weights, drawn
+# under `seeded(seed)` so that the same seed gives the same model. The trained model must stay
+# as it is; we need it for the comparison.
+#
+# <details><summary>Hint</summary>`randomized = copy_module.deepcopy(model)` (the module `copy`
+# is imported as `copy_module`); `dict(randomized.named_modules())[name]` is the layer; inside
+# `with seeded(seed):` call its `reset_parameters()`; return `randomized.eval()`.</details>
+# </div>
+
+
+# %% tags=["task"]
+def reset_layer(model, name, seed):
+    """A copy of ``model`` whose layer ``name`` alone is re-initialised under ``seeded(seed)``."""
+    return ...
+
+
+# %% tags=["solution"]
+def reset_layer(model, name, seed):  # noqa: F811 (the task's version)
+    """A copy of ``model`` whose layer ``name`` alone is re-initialised under ``seeded(seed)``."""
+    randomized = copy_module.deepcopy(model)
+    with seeded(seed):
+        dict(randomized.named_modules())[name].reset_parameters()
+    return randomized.eval()
+
+
+# %%
+reset_layer = checks.reset_layer(reset_layer)
+layers = parameter_layers(model)  # from the output back to the input
+print("layers with parameters, from the output:", layers)
+inputs, _ = explain_inputs(tainted_test, 1, 6)
+nets = {
+    "trained": model,
+    f"{layers[0]} reset": reset_layer(model, layers[0], SEED),
+    f"{layers[-1]} reset": reset_layer(model, layers[-1], SEED),
+}
+mask = ZOO[1].mask(28, 28)
+reset_maps = {
+    title: compare_methods(net, inputs, 1, mask, ["saliency", "guided_backprop"], progress=False)
+    for title, net in nets.items()
+}
+figure = plot_attributions(
+    inputs,
+    {
+        f"{method}, {title}": reset_maps[title].maps[method]
+        for method in ("saliency", "guided_backprop")
+        for title in nets
+    },
+    title="Saliency and Guided Backprop for '1': trained, output layer reset, first layer reset",
+)
+
+# %% [markdown]
+# Which method's rows barely change when the output layer alone is random, and which change
+# once the first layer is? The cascading test below measures it, layer by layer, for every
+# method.
 
 # %%
 inputs, _ = explain_inputs(tainted_test, 1, N_RANDOMIZED)
@@ -443,13 +598,13 @@ axes[0].set_ylabel("rank correlation")
 _ = axes[1].legend(fontsize=7, ncols=2)
 
 # %% [markdown] tags=["task"]
-# <div class="alert alert-block alert-info"><b>Task 5.1</b>: Which method's maps barely change
+# <div class="alert alert-block alert-info"><b>Task 5.2</b>: Which method's maps barely change
 # while the top layers are random? Which stay similar over all pixels even when *every* layer
 # is random, and what happens to them over the ink alone? What happens to the artifact mass of
 # Integrated Gradients and of saliency?</div>
 
 # %% [markdown] tags=["solution"]
-# <div class="alert alert-block alert-info"><b>Task 5.1 (model answer)</b>: Guided Backprop's
+# <div class="alert alert-block alert-info"><b>Task 5.2 (model answer)</b>: Guided Backprop's
 # maps stay highly correlated with the trained model's after the head is re-initialised (its
 # row in the ink table), more than any other method's: the classifier on top hardly matters to
 # it. This is a known finding (Adebayo et al., 2018, "Sanity checks for saliency maps"): Guided

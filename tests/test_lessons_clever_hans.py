@@ -9,7 +9,7 @@ smoothed IG) are asserted only where the claim holds for every method.
 from __future__ import annotations
 
 import pytest
-from lesson_harness import every_record_asserted, lesson_fixture
+from lesson_harness import every_record_asserted, exercise_runs_untouched, lesson_fixture
 
 from failure_modes.explain.attribution import METHODS
 from failure_modes.tracks.clever_hans import EXPLOIT_DROP, FLIP_THRESHOLD, MASS_FACTOR
@@ -23,6 +23,8 @@ DECOY_DROP = 0.997 - 0.516
 ZERO_ON_BLACK = ("integrated_gradients", "deep_lift", "occlusion")
 
 lesson = lesson_fixture(NOTEBOOK)
+
+test_the_exercise_runs_untouched = exercise_runs_untouched("advanced/clever_hans/exercise.ipynb")
 
 
 def _row(rows: list[dict], **match) -> dict:

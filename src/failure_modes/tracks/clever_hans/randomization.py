@@ -13,6 +13,7 @@ the baseline), computed by :func:`rank_correlation_within`.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 
 import numpy as np
@@ -29,9 +30,10 @@ from failure_modes.explain.attribution import (
     rank_correlation,
     structural_similarity,
 )
+from failure_modes.utils.seeding import seeded
 from failure_modes.utils.validation import as_tensor, check_same_shape
 
-__all__ = ["randomization_check", "rank_correlation_within"]
+__all__ = ["randomization_check", "randomize_layer", "rank_correlation_within"]
 
 
 def _relevance(maps: torch.Tensor, name: str) -> torch.Tensor:
@@ -41,6 +43,36 @@ def _relevance(maps: torch.Tensor, name: str) -> torch.Tensor:
     if maps.ndim == 3:
         return maps.abs()
     raise ValueError(f"{name} must have shape [N, H, W] or [N, C, H, W], got {tuple(maps.shape)}.")
+
+
+def randomize_layer(model: nn.Module, name: str, seed: int = 0) -> nn.Module:
+    """Independent randomisation: a copy of ``model`` with the one layer ``name`` re-initialised.
+
+    Every other layer keeps its trained weights (the cascading version,
+    :func:`~failure_modes.explain.attribution.randomize_layers`, re-initialises every layer
+    above too); for the output layer both give the same model.
+
+    Parameters
+    ----------
+    model : nn.Module
+        A trained model (never changed).
+    name : str
+        One of :func:`~failure_modes.explain.attribution.parameter_layers` ``(model)``.
+    seed : int, default 0
+        Seeds the new weights; the global random state is left as it was.
+
+    Returns
+    -------
+    nn.Module
+        A new model, in eval mode.
+    """
+    layers = parameter_layers(model)
+    if name not in layers:
+        raise ValueError(f"name must be one of the layers with parameters {layers}, got {name!r}.")
+    randomized = copy.deepcopy(model)
+    with seeded(seed):
+        dict(randomized.named_modules())[name].reset_parameters()
+    return randomized.eval()
 
 
 def rank_correlation_within(
