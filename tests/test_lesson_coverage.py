@@ -34,7 +34,11 @@ def _harness_calls(module: Path) -> dict[str, set[str]]:
         for target in node.targets
         if isinstance(target, ast.Name)
     }
-    calls: dict[str, set[str]] = {"lesson_fixture": set(), "every_record_asserted": set()}
+    calls: dict[str, set[str]] = {
+        "lesson_fixture": set(),
+        "every_record_asserted": set(),
+        "exercise_runs_untouched": set(),
+    }
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and getattr(node.func, "id", None) in calls and node.args:
             first = node.args[0]
@@ -76,3 +80,12 @@ def test_a_lesson_module_runs_the_solution_and_checks_every_record(source):
     assert closes == runs, (
         f"{runs} run {solution} but {closes} close with every_record_asserted({solution!r})"
     )
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
+def test_a_lesson_module_runs_the_exercise_untouched(source):
+    exercise = build.output_paths(source, ROOT)[0].relative_to(ROOT).as_posix()
+    runs = [
+        m.name for m in LESSON_MODULES if exercise in _harness_calls(m)["exercise_runs_untouched"]
+    ]
+    assert runs, f"no tests/test_lessons*.py calls exercise_runs_untouched({exercise!r})"
