@@ -112,8 +112,8 @@ def test_grid_taint_correct_and_not_done(fours, capsys):
     ("make", "phrase"),
     [
         (lambda s: s.round().clamp(0, 255), "still a float tensor"),
-        (lambda s: s.round().to(torch.int64).remainder(256).to(torch.uint8), "wrapped around"),
-        (lambda s: s.clamp(0, 255).to(torch.uint8), "cut off instead of rounded"),
+        (lambda s: s.round().to(torch.int64).remainder(256).to(torch.uint8), "wraps around"),
+        (lambda s: s.clamp(0, 255).to(torch.uint8), "rounded down"),
     ],
 )
 def test_grid_taint_mistakes(fours, capsys, make, phrase):

@@ -83,17 +83,7 @@ def lighten(answer: Any) -> Callable[[torch.Tensor, Gradient], torch.Tensor]:
                 f"your images have dtype {got.dtype}: round, clamp to 0..255 and convert back "
                 "to torch.uint8, as the data were.",
             ),
-            (
-                lambda a: bool((a.int() < images.int()).any()),
-                "some pixels got darker although a ramp only adds light: uint8 holds 0..255 and "
-                "wraps around past 255 (250 + 10 = 4); add in float and clamp to 0..255 before "
-                "converting back to uint8.",
-            ),
-            (
-                lambda a: torch.equal(a, summed.clamp(0, 255).to(torch.uint8)),
-                "your values are rounded down (converting a float to uint8 truncates): round "
-                "to the nearest grey level first.",
-            ),
+            *feedback.pixel_arithmetic_mistakes(images, summed),
         ]
         return feedback.first_mistake(got, mistakes) or feedback.tensor_mismatch(
             got, expected, "lighten(images, artifact)"

@@ -131,17 +131,7 @@ def grid_taint(answer: Any, fours: torch.Tensor, grid: Grid) -> torch.Tensor:
                 "`gridded` is still a float tensor: convert it back with `.to(torch.uint8)` "
                 "after rounding and clamping, so that it is an image like `fours`.",
             ),
-            (
-                lambda a: bool((a.to(torch.int64) < fours.to(torch.int64)).any()),
-                "some pixels came out darker than they were, although the grid only adds "
-                "light: values above 255 wrapped around in uint8; clamp to 0..255 before "
-                "converting.",
-            ),
-            (
-                lambda a: torch.equal(a, summed.clamp(0, 255).to(torch.uint8)),
-                "the values were cut off instead of rounded (converting to uint8 truncates "
-                "2.7 to 2): call `.round()` before `.clamp(0, 255)`.",
-            ),
+            *feedback.pixel_arithmetic_mistakes(fours, summed),
         ]
         return feedback.first_mistake(images, mistakes) or feedback.tensor_mismatch(
             images, expected, "gridded"

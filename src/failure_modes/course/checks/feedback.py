@@ -36,6 +36,7 @@ __all__ = [
     "check",
     "first_mistake",
     "judge",
+    "pixel_arithmetic_mistakes",
     "read_verdicts",
     "tensor_mismatch",
 ]
@@ -130,6 +131,31 @@ def first_mistake(answer: Any, mistakes: Iterable[tuple[Callable[[Any], bool], s
         if matches:
             return sentence
     return None
+
+
+def pixel_arithmetic_mistakes(
+    before: torch.Tensor, summed: torch.Tensor
+) -> list[tuple[Callable[[Any], bool], str]]:
+    """The two classic slips of adding light to uint8 pixels, for :func:`first_mistake`.
+
+    ``before`` are the uint8 images, ``summed`` the exact float sum of them and what was added.
+    An answer with a pixel darker than ``before`` wrapped around past 255 (no clamp, or uint8
+    arithmetic); one equal to the clamped but unrounded sum was truncated.
+    """
+    truncated = summed.clamp(0, 255).to(torch.uint8)
+    return [
+        (
+            lambda a: bool((a.to(torch.int64) < before.to(torch.int64)).any()),
+            "some pixels came out darker than before, although the artifact only adds light: "
+            "uint8 holds 0..255 and wraps around past 255 (250 + 10 = 4); add in float and "
+            "clamp to 0..255 before converting back to uint8.",
+        ),
+        (
+            lambda a: torch.equal(a, truncated),
+            "your values are rounded down (converting a float to uint8 cuts 2.7 to 2): call "
+            "`.round()` before `.clamp(0, 255)`.",
+        ),
+    ]
 
 
 def tensor_mismatch(
