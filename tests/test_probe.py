@@ -19,6 +19,7 @@ import inspect
 import math
 import pkgutil
 import signal
+import sys
 import traceback
 from collections import Counter
 from collections.abc import Callable
@@ -56,6 +57,18 @@ def _labels() -> torch.Tensor:
 
 def _maps() -> torch.Tensor:
     return torch.rand(N, SIDE, SIDE, generator=torch.Generator().manual_seed(2))
+
+
+def _logits() -> torch.Tensor:
+    return torch.randn(N, CLASSES, generator=torch.Generator().manual_seed(3))
+
+
+def _scores() -> torch.Tensor:
+    return torch.rand(N, generator=torch.Generator().manual_seed(4))
+
+
+def _flags() -> torch.Tensor:
+    return torch.arange(N) % 2 == 0
 
 
 def _mask() -> torch.Tensor:
@@ -197,6 +210,45 @@ BAD = {
         "none": lambda: None,
         "float": lambda: _mask().float(),
         "empty": lambda: _mask() & False,
+    },
+    "logits": {
+        "nan": lambda: _nan(_logits()),
+        "inf": lambda: _inf(_logits()),
+        "none": lambda: None,
+        "wrong_shape": lambda: torch.rand(SIDE),
+    },
+    "scores": {
+        "nan": lambda: _nan(_scores()),
+        "inf": lambda: _inf(_scores()),
+        "none": lambda: None,
+        "mismatched": lambda: _scores()[:2],
+    },
+    "flags": {
+        "float": lambda: torch.full((N,), 0.5),
+        "none": lambda: None,
+        "mismatched": lambda: _flags()[:2],
+    },
+    "map_dict": {
+        "nan": lambda: {"saliency": _nan(_maps())},
+        "none": lambda: None,
+        "empty": lambda: {},
+    },
+    "images_2d": {
+        "nan": lambda: _nan(_images()),
+        "inf": lambda: _inf(_images()),
+        "none": lambda: None,
+        "wrong_shape": lambda: torch.rand(SIDE),
+    },
+    "alpha": {"nan": lambda: math.nan, "negative": lambda: -0.5, "too_large": lambda: 2.0},
+    # A NaN loss is drawn (a gap in the curve): it is the divergence the figure should show.
+    "histories": {"none": lambda: None, "empty": lambda: {}},
+    "values": {"nan": lambda: _nan(_maps()), "inf": lambda: _inf(_maps()), "none": lambda: None},
+    # NaN is a label no data reached (label_accuracy's result): it is not buggy, not an error.
+    "per_label": {"none": lambda: None, "wrong_shape": lambda: torch.rand(2, 3)},
+    "labels_alone": {
+        "float": lambda: _labels().double() + 0.5,
+        "negative": lambda: -torch.ones(N, dtype=torch.long),
+        "none": lambda: None,
     },
 }
 
@@ -426,6 +478,171 @@ R = {
         lambda: dict(image_size=SIDE),
         {"image_size": "count", "num_classes": "count", "in_channels": "count"},
     ),
+    "failure_modes.explain.contrastive.logit_contrast": (
+        lambda: dict(logits=_logits(), predicted=_labels(), true=_labels().flip(0)),
+        {"logits": "logits", "predicted": "labels", "true": "labels"},
+    ),
+    "failure_modes.explain.contrastive.relative_gap": (
+        lambda: dict(maps={"predicted": _maps(), "true": _maps().flip(0), "contrast": _maps()}),
+        {"maps": "map_dict"},
+    ),
+    "failure_modes.explain.proximity.l1_size": (
+        lambda: dict(change=_images()),
+        {"change": "images_or_empty"},
+    ),
+    "failure_modes.explain.proximity.nearest_in_class": (
+        lambda: dict(
+            queries=_images(), target=1, references=_images(), reference_targets=_labels()
+        ),
+        {
+            "queries": "images_or_empty",  # no query, no distance
+            "target": "target",
+            "references": "images",
+            "reference_targets": "labels_any",
+        },
+    ),
+    "failure_modes.explain.proximity.outline_mask": (
+        lambda: dict(pixels=_images()),
+        {"pixels": "images"},
+    ),
+    "failure_modes.explain.mistakes.misclassified": (
+        lambda: dict(model=_model(), dataset=(_images(), _labels())),
+        {"model": "model", "dataset": "pair", "device": "device", "batch_size": "count"},
+    ),
+    "failure_modes.explain.randomization.parameter_layers": (
+        lambda: dict(model=_model()),
+        {"model": "model"},
+    ),
+    "failure_modes.explain.comparison.compare_methods": (
+        lambda: dict(
+            model=_model(),
+            inputs=_images(),
+            target=1,
+            masks=_mask().expand(N, SIDE, SIDE).clone(),
+            methods=["saliency"],
+            progress=False,
+        ),
+        {"model": "model", "inputs": "images", "target": "target", "masks": "mask"},
+    ),
+    "failure_modes.tracks.error_detection.detector.auroc": (
+        lambda: dict(scores=_scores(), is_error=_flags()),
+        {"scores": "scores", "is_error": "flags"},
+    ),
+    "failure_modes.tracks.error_detection.detector.choose_threshold": (
+        lambda: dict(scores=_scores(), is_error=_flags()),
+        {"scores": "scores", "is_error": "flags"},
+    ),
+    "failure_modes.tracks.error_detection.detector.risk_coverage": (
+        lambda: dict(scores=_scores(), is_error=_flags()),
+        {"scores": "scores", "is_error": "flags"},
+    ),
+    "failure_modes.tracks.error_detection.detector.risk_coverage_curve": (
+        lambda: dict(confidence=_scores(), is_error=_flags()),
+        {"confidence": "scores", "is_error": "flags"},
+    ),
+    "failure_modes.tracks.error_detection.detector.fit_detector": (
+        lambda: dict(features=_scores(), is_error=_flags(), seed=0),
+        {"features": "scores", "is_error": "flags"},
+    ),
+    "failure_modes.tracks.error_detection.mutants.change_rate": (
+        lambda: dict(original=_labels(), mutated=_labels().expand(2, N).clone()),
+        {"original": "labels_any"},
+    ),
+    "failure_modes.tracks.error_detection.conductance.logit_rise": (
+        lambda: dict(logits=_logits(), baseline_logits=_logits().flip(0)),
+        {"logits": "logits", "baseline_logits": "logits"},
+    ),
+    "failure_modes.tracks.clever_hans.cues.random_lightness": (
+        lambda: dict(images=(_images()[:, 0] * 255).to(torch.uint8)),
+        {"images": "uint8_images", "max_amplitude": "amplitude"},
+    ),
+    "failure_modes.tracks.clever_hans.randomization.rank_correlation_within": (
+        lambda: dict(first=_maps(), second=_maps().flip(0), pixels=_mask()),
+        {"first": "maps", "second": "maps", "pixels": "mask_or_empty"},
+    ),
+    "failure_modes.tracks.mode.selection.take": (
+        lambda: dict(pool=(_images(), _labels()), indices=[0, 2]),
+        {"pool": "pair"},
+    ),
+    "failure_modes.tracks.mode.layers.probe_points": (
+        lambda: dict(model=_lazy("failure_modes.models.nets.SmallCNN")()(image_size=SIDE)),
+        {"model": "model"},
+    ),
+    "failure_modes.tracks.mode.diagnosis.buggy_labels": (
+        lambda: dict(accuracy=[0.9, 0.5, 1.0]),
+        {"accuracy": "per_label"},
+    ),
+    "failure_modes.data.taint.taint_dataset": (
+        lambda: dict(
+            dataset=_Mnistish(),
+            corruptions={1: _lazy("failure_modes.data.corruptions.Pixel")()(row=1, col=1)},
+        ),
+        {"dataset": "dataset", "fraction": "alpha"},
+    ),
+    "failure_modes.data.corruptions.Gradient": (
+        lambda: dict(amplitude=60.0),
+        {"amplitude": "amplitude"},
+    ),
+    "failure_modes.data.stamps.Text": (
+        lambda: dict(text="1", row=1, col=1, size=4),
+        {"value": "grey", "size": "count"},
+    ),
+    "failure_modes.data.stamps.Watermark": (
+        lambda: dict(size=4, row=1, col=1),
+        {"value": "grey", "size": "count", "alpha": "alpha"},
+    ),
+    "failure_modes.plotting.images.attribution_limit": (
+        lambda: dict(attributions=_maps()),
+        {"attributions": "values"},  # any shape: a quantile of magnitudes
+    ),
+    "failure_modes.plotting.images.plot_images": (
+        lambda: dict(images=_images()),
+        {"images": "images_2d"},
+    ),
+    "failure_modes.plotting.images.plot_attribution": (
+        lambda: dict(image=_images()[0], attribution=_maps()[0]),
+        {"image": "images_2d", "attribution": "maps"},
+    ),
+    "failure_modes.plotting.images.plot_attributions": (
+        lambda: dict(images=_images(), attributions={"saliency": _maps()}),
+        {"images": "images_2d", "attributions": "map_dict"},
+    ),
+    "failure_modes.plotting.curves.plot_roc_from_scores": (
+        lambda: dict(scores=_scores(), is_error=_flags()),
+        {"scores": "scores", "is_error": "flags"},
+    ),
+    "failure_modes.plotting.curves.plot_score_histograms": (
+        lambda: dict(scores=_scores(), is_error=_flags()),
+        {"scores": "scores", "is_error": "flags", "bins": "count"},
+    ),
+    "failure_modes.plotting.curves.plot_roc": (
+        lambda: dict(fpr=_scores().sort().values, tpr=_scores().sort().values),
+        {"fpr": "scores", "tpr": "scores"},
+    ),
+    "failure_modes.plotting.curves.plot_risk_coverage": (
+        lambda: dict(coverage=_scores(), accuracy=_scores()),
+        {"coverage": "scores", "accuracy": "scores"},
+    ),
+    "failure_modes.plotting.curves.plot_losses": (
+        lambda: dict(histories={"a": [1.0, 0.5, 0.2]}, smooth=1),
+        {"histories": "histories", "smooth": "count"},
+    ),
+    "failure_modes.plotting.confusion.plot_confusion": (
+        lambda: dict(predictions=_labels(), targets=_labels(), num_classes=CLASSES),
+        {"predictions": "labels", "targets": "labels", "num_classes": "count"},
+    ),
+    "failure_modes.models.reference.split_indices": (
+        lambda: dict(targets=_labels().repeat(4), every=2),
+        {"targets": "labels_alone", "every": "count"},
+    ),
+    "failure_modes.utils.devices.check_device": (
+        lambda: dict(device="cpu"),
+        {"device": "device"},
+    ),
+    "failure_modes.utils.devices.device_of": (
+        lambda: dict(model=_model()),
+        {"model": "model"},
+    ),
 }
 
 
@@ -537,6 +754,8 @@ def test_probe_finds_no_silent_acceptance_no_mutation_and_no_hang(capsys):
                     deep.append(f"{label}: {detail}")
                 elif outcome in ("silent", "hang"):
                     silent.append(f"{label}: {outcome}")
+        if "matplotlib.pyplot" in sys.modules:
+            sys.modules["matplotlib.pyplot"].close("all")  # the plotting recipes' figures
     probed = {name for name in R}
     unprobed = sorted(set(callables) - probed)
     with capsys.disabled():

@@ -35,6 +35,7 @@ __all__ = [
     "check_open_unit",
     "check_grey_level",
     "check_amplitude",
+    "check_flags",
     "as_tensor",
 ]
 
@@ -422,3 +423,23 @@ def check_amplitude(amplitude: float, name: str = "amplitude") -> float:
     if not 0 < amplitude <= 255:
         raise ValueError(f"{name} must lie in (0, 255], got {amplitude}.")
     return amplitude
+
+
+def check_flags(value: object, name: str = "is_error", length: int | None = None) -> np.ndarray:
+    """``value`` as a 1-D boolean numpy array (``length`` entries if given), or an error.
+
+    Accepts booleans or 0 and 1 (a tensor, array or list): one flag per prediction, True for a
+    wrong one. Other numbers (scores, probabilities) are refused rather than cast to bool.
+    """
+    check_not_none(value, name, "a 1-D array of booleans (True for a wrong prediction)")
+    flags = np.asarray(value.detach().cpu() if isinstance(value, torch.Tensor) else value)
+    if flags.ndim != 1 or (length is not None and len(flags) != length):
+        expected = "" if length is None else f" with one entry per prediction ({length})"
+        raise ValueError(f"{name} must be a 1-D array{expected}, got shape {flags.shape}.")
+    if not np.isin(flags, (0, 1)).all():
+        raise ValueError(
+            f"{name} must hold booleans (or 0 and 1): True for a wrong prediction, got values "
+            f"such as {np.unique(flags)[:4].tolist()}; compare predictions with targets "
+            "(predictions != targets)."
+        )
+    return flags.astype(bool)

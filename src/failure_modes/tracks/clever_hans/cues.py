@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from failure_modes.data.taint import Gradient
-from failure_modes.utils.validation import check_positive_int, check_uint8_images
+from failure_modes.utils.validation import check_amplitude, check_positive_int, check_uint8_images
 
 __all__ = ["RemoveRamp", "augment", "random_lightness", "with_images"]
 
@@ -125,8 +125,7 @@ def random_lightness(
         uint8 ``[N, H, W]``.
     """
     images = check_uint8_images(images)
-    if not 0 < max_amplitude <= 255:
-        raise ValueError(f"max_amplitude must lie in (0, 255], got {max_amplitude}.")
+    max_amplitude = check_amplitude(max_amplitude, "max_amplitude")
     generator = torch.Generator().manual_seed(seed)
     h, w = images.shape[-2:]
     ramps = torch.stack([Gradient(1.0, corner).ramp(h, w) for corner in _CORNERS])

@@ -35,11 +35,13 @@ from failure_modes.tracks.error_detection._propagation import (
     stacked_parameters,
 )
 from failure_modes.utils.validation import (
+    as_tensor,
     check_choice,
     check_fraction,
     check_positive_int,
     check_probability,
     check_same_device,
+    check_targets,
 )
 
 __all__ = [
@@ -430,4 +432,13 @@ def change_rate(original: torch.Tensor, mutated: torch.Tensor) -> torch.Tensor:
     ``original`` is ``[N]`` classes of the model, ``mutated`` ``[M, N]`` classes of ``M``
     mutants (as :func:`mutant_predictions` returns them); the result is ``[N]`` floats on the CPU.
     """
-    return (mutated != original).float().mean(dim=0).cpu()
+    original = check_targets(original, len(as_tensor(original, "original")), "original")
+    mutated = as_tensor(mutated, "mutated")
+    if mutated.ndim != 2 or mutated.shape[1] != len(original):
+        raise ValueError(
+            f"mutated must have shape [M, {len(original)}] (M mutants' classes of the "
+            f"{len(original)} inputs), got {tuple(mutated.shape)}; stack the mutants' "
+            "predictions along dim 0, as mutant_predictions returns them."
+        )
+    check_targets(mutated.flatten(), mutated.numel(), "mutated")
+    return (mutated.to(original.device) != original).float().mean(dim=0).cpu()
