@@ -10,6 +10,10 @@ Each outcome is classified: ``clear`` (our TypeError/ValueError raised inside fa
 naming the argument), ``deep`` (an error raised inside torch/numpy/captum), ``silent``
 (accepted), ``hang`` (over the time limit). The test asserts silent 0, mutating 0 and hangs 0
 and prints the counts, each deep error, and the callables without a recipe yet.
+
+The deep errors left are Python's own for a path argument (``FileNotFoundError`` naming the
+missing file; ``TypeError: expected str, bytes or os.PathLike object, not NoneType``): each says
+what was expected and what came, which is all a boundary check would add.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import math
 import pkgutil
 import signal
 import sys
+import tempfile
 import traceback
 from collections import Counter
 from collections.abc import Callable
@@ -99,6 +104,7 @@ def _inf(x):
 
 
 UNAVAILABLE = "cuda:7"
+TMP = Path(tempfile.mkdtemp(prefix="probe-"))  # the file recipes' folder
 BAD = {
     "images": {
         "nan": lambda: _nan(_images()),
@@ -277,12 +283,43 @@ BAD = {
     # No num_classes here: a label no image has gives no index, like any other absent label.
     "label": {"float": lambda: 1.5, "negative": lambda: -1, "none": lambda: None},
     "anything": {"none": lambda: None},
+    "fraction": {"nan": lambda: math.nan, "zero": lambda: 0.0, "too_large": lambda: 2.0},
+    "units": {
+        "negative": lambda: [-1],
+        "too_large": lambda: [99],
+        "float": lambda: [0.5],
+        "none": lambda: None,
+    },
+    "probes": {"none": lambda: None, "empty": lambda: []},
+    "path": {"none": lambda: None, "missing": lambda: str(TMP / "missing" / "file")},
+    "array": {"none": lambda: None, "float": lambda: _maps().numpy(), "list": lambda: [1, 2]},
 }
 
 
 def _lazy(name):
     module, _, attr = name.rpartition(".")
     return lambda: getattr(importlib.import_module(module), attr)
+
+
+def _with_mutants(**extra):
+    model = _model()
+    mutants = _lazy("failure_modes.tracks.error_detection.mutants.make_mutants")()(
+        model, validation=(_images(), _labels()), n=2, fraction=0.5, seed=0, progress=False,
+        min_accuracy_ratio=0.0,
+    )  # fmt: skip
+    return dict(model=model, mutants=mutants, inputs=_images(), **extra)
+
+
+def _probes():
+    probe = _lazy("failure_modes.tracks.mode.layers.Probe")()
+    return [probe("a", _labels().numpy(), 0.5), probe("b", _labels().numpy(), 0.6)]
+
+
+def _idx_file():
+    path = TMP / "images.idx"
+    if not path.exists():
+        _lazy("failure_modes.data.idx.write_idx")()(path, _Mnistish().data.numpy())
+    return str(path)
 
 
 # name: (valid arguments, {parameter: role}); the model is rebuilt for every call.
@@ -743,6 +780,74 @@ R = {
     "failure_modes.data.sources.describe": (
         lambda: dict(dataset=_Mnistish()),
         {"dataset": "anything"},  # describes any dataset (a Subset, a ConcatDataset, tensors)
+    ),
+    "failure_modes.tracks.error_detection.mutants.make_mutants": (
+        lambda: dict(
+            model=_model(),
+            validation=(_images(), _labels()),
+            n=2,
+            fraction=0.5,
+            seed=0,
+            progress=False,
+            min_accuracy_ratio=0.0,
+        ),
+        {
+            "model": "model",
+            "validation": "pair",
+            "n": "count",
+            "fraction": "fraction",
+            "batch_size": "count",
+        },
+    ),  # fmt: skip
+    "failure_modes.tracks.error_detection.mutants.mutant_predictions": (
+        _with_mutants,
+        {"model": "model", "inputs": "images", "batch_size": "count"},
+    ),
+    "failure_modes.tracks.error_detection.mutants.label_change_rate": (
+        _with_mutants,
+        {"model": "model", "inputs": "images", "batch_size": "count"},
+    ),
+    "failure_modes.tracks.error_detection.mutants.negated_copy": (
+        lambda: dict(model=_model(), layer="0", units=[0]),
+        {"model": "model", "units": "units"},
+    ),
+    "failure_modes.tracks.clever_hans.explanations.explain_inputs": (
+        lambda: dict(dataset=_Mnistish(), label=1, n=2),
+        {"dataset": "dataset", "label": "label", "n": "count"},
+    ),
+    "failure_modes.tracks.clever_hans.behaviour.behavioural_test": (
+        lambda: dict(
+            model=_model(),
+            dataset=_Mnistish(),
+            corruption=_lazy("failure_modes.data.corruptions.Pixel")()(row=1, col=1),
+            label=1,
+        ),
+        {"model": "model", "dataset": "dataset", "label": "label", "device": "device"},
+    ),
+    "failure_modes.tracks.clever_hans.zoo.zoo": (lambda: {}, {}),
+    "failure_modes.tracks.mode.layers.saturation_layer": (
+        lambda: dict(probes=_probes()),
+        {"probes": "probes", "agreement": "fraction"},
+    ),
+    "failure_modes.models.reference.metadata_path": (
+        lambda: dict(path=str(TMP / "model.pt")),
+        {"path": "anything"},
+    ),
+    "failure_modes.utils.files.sha256_file": (
+        lambda: dict(path=_idx_file()),
+        {"path": "path"},
+    ),
+    "failure_modes.data.idx.read_idx": (
+        lambda: dict(path=_idx_file()),
+        {"path": "path"},
+    ),
+    "failure_modes.data.idx.read_idx_shape": (
+        lambda: dict(path=_idx_file()),
+        {"path": "path"},
+    ),
+    "failure_modes.data.idx.write_idx": (
+        lambda: dict(path=TMP / "written.idx", array=_Mnistish().data.numpy()),
+        {"array": "array", "path": "anything"},  # a missing folder is made
     ),
 }
 

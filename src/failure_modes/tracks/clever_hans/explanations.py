@@ -20,7 +20,12 @@ from failure_modes.data.taint import Corruption
 from failure_modes.data.tensors import black_baseline, classification_tensors
 from failure_modes.explain.attribution import MethodComparison, compare_methods
 from failure_modes.tracks.clever_hans.zoo import tainted_index
-from failure_modes.utils.validation import check_labels_present, check_positive_int
+from failure_modes.utils.validation import (
+    check_dataset_arrays,
+    check_index,
+    check_labels_present,
+    check_positive_int,
+)
 
 __all__ = ["LOCAL_SHARE", "MASS_FACTOR", "explain_inputs", "explain_local", "flag_rates"]
 
@@ -54,6 +59,8 @@ def explain_inputs(dataset: object, label: int, n: int = 64) -> tuple[torch.Tens
         Their positions in ``dataset``.
     """
     check_positive_int(n, "n")
+    label = check_index(label, "label")
+    check_dataset_arrays(dataset)
     check_labels_present([label], torch.as_tensor(dataset.targets), name="label")
     index = tainted_index(dataset, dataset, label)[:n]
     return classification_tensors(dataset)[0][index], index
