@@ -293,6 +293,15 @@ BAD = {
     "probes": {"none": lambda: None, "empty": lambda: []},
     "path": {"none": lambda: None, "missing": lambda: str(TMP / "missing" / "file")},
     "array": {"none": lambda: None, "float": lambda: _maps().numpy(), "list": lambda: [1, 2]},
+    "table": {"none": lambda: None, "tensor": lambda: _maps()},
+    "feature_map": {"none": lambda: None, "nan": lambda: {"a": _nan(_scores())}},
+    "config_fraction": {
+        "nan": lambda: math.nan,
+        "negative": lambda: -0.5,
+        "too_large": lambda: 2.0,
+    },
+    "comparison": {"none": lambda: None, "tensor": lambda: _maps()},
+    "factor": {"negative": lambda: -1.0, "nan": lambda: math.nan, "none": lambda: None},
 }
 
 
@@ -308,6 +317,19 @@ def _with_mutants(**extra):
         min_accuracy_ratio=0.0,
     )  # fmt: skip
     return dict(model=model, mutants=mutants, inputs=_images(), **extra)
+
+
+def _comparison():
+    return _lazy("failure_modes.explain.comparison.compare_methods")()(
+        _model(), _images(), 1, _mask().expand(N, SIDE, SIDE).clone(), ["saliency"],
+        progress=False,
+    )  # fmt: skip
+
+
+def _table():
+    import pandas as pd
+
+    return pd.DataFrame({"m": ["a", "a", "b"], "label": [1, 2, 1], "drop": [0.1, 0.2, 0.3]})
 
 
 def _probes():
@@ -849,6 +871,51 @@ R = {
         lambda: dict(path=TMP / "written.idx", array=_Mnistish().data.numpy()),
         {"array": "array", "path": "anything"},  # a missing folder is made
     ),
+    "failure_modes.tracks.clever_hans.explanations.flag_rates": (
+        lambda: dict(comparison=_comparison()),
+        {"comparison": "comparison", "factor": "factor"},
+    ),
+    "failure_modes.tracks.clever_hans.report.wide": (
+        lambda: dict(table=_table(), index="m", columns="label", values="drop"),
+        {"table": "table", "index": "method", "columns": "method", "values": "method"},
+    ),
+    "failure_modes.tracks.error_detection.detector.compare_feature_sets": (
+        lambda: dict(
+            train={"a": _scores()},
+            train_errors=_flags(),
+            test={"a": _scores().flip(0)},
+            test_errors=_flags(),
+            sets={"only a": ["a"]},
+        ),
+        {
+            "train": "feature_map",
+            "test": "feature_map",
+            "train_errors": "flags",
+            "test_errors": "flags",
+        },
+    ),  # fmt: skip
+    "failure_modes.tracks.mode.loop.ModeConfig": (
+        lambda: dict(),
+        {
+            "threshold": "config_fraction",
+            "mix": "config_fraction",
+            "size": "count",
+            "iterations": "count",
+            "epochs": "count",
+            "batch_size": "count",
+        },
+    ),  # fmt: skip
+    "failure_modes.tracks.clever_hans.randomization.randomization_check": (
+        lambda: dict(
+            model=_model(),
+            inputs=_images(),
+            target=1,
+            mask=_mask(),
+            methods=["saliency"],
+            progress=False,
+        ),
+        {"model": "model", "inputs": "images", "target": "target", "mask": "mask"},
+    ),  # fmt: skip
 }
 
 

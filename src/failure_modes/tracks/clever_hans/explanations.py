@@ -24,6 +24,7 @@ from failure_modes.utils.validation import (
     check_dataset_arrays,
     check_index,
     check_labels_present,
+    check_number,
     check_positive_int,
 )
 
@@ -84,6 +85,10 @@ def flag_rates(comparison: MethodComparison, factor: float = MASS_FACTOR) -> pd.
     pandas.DataFrame
         Columns ``method`` (in the order the methods were run) and ``flagged``.
     """
+    if not isinstance(comparison, MethodComparison):
+        got = type(comparison).__name__
+        raise TypeError(f"comparison must be a MethodComparison (compare_methods), got {got}.")
+    factor = check_number(factor, "factor", low=0.0)
     table = comparison.table
     flagged = (table["artifact_mass"] > factor * table["chance"]).astype(float)
     rates = flagged.groupby(table["method"], sort=False).mean()

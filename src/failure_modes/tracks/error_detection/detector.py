@@ -197,6 +197,8 @@ def compare_feature_sets(
     scores : dict of str to ndarray
         Each set's detector scores on ``test`` (for ROC curves and risk-coverage tables).
     """
+    check_not_none(train, "train", "a dict {feature name: [N] or [N, D] features}")
+    check_not_none(test, "test", "a dict {feature name: [N] or [N, D] features}")
     rows, scores = [], {}
     for name, members in sets.items():
         if isinstance(members, str) or not members:
@@ -209,6 +211,8 @@ def compare_feature_sets(
             )
         x_train = np.hstack([_as_features(train[m], f"train[{m!r}]") for m in members])
         x_test = np.hstack([_as_features(test[m], f"test[{m!r}]") for m in members])
+        check_flags(train_errors, "train_errors", len(x_train))
+        check_flags(test_errors, "test_errors", len(x_test))
         detector = fit_detector(x_train, train_errors, kind=kind, seed=seed)
         scores[name] = detector.score(x_test)
         rows.append(
