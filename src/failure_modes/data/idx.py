@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from failure_modes.utils.files import atomic_write
+from failure_modes.utils.validation import check_index, check_not_none
 
 __all__ = ["write_idx", "read_idx", "read_idx_shape", "idx_nbytes"]
 
@@ -34,7 +35,9 @@ def idx_nbytes(shape: tuple[int, ...]) -> int:
     int
         Header (4 + 4 * ndim bytes) plus payload (product of the dimensions).
     """
-    return 4 + 4 * len(shape) + math.prod(shape)
+    check_not_none(shape, "shape", "a tuple of non-negative ints")
+    dims = [check_index(size, "shape") for size in shape]
+    return 4 + 4 * len(dims) + math.prod(dims)
 
 
 def write_idx(path: str | os.PathLike, array: np.ndarray) -> Path:

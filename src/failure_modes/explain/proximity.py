@@ -47,6 +47,9 @@ def l1_size(change: torch.Tensor) -> torch.Tensor:
     Tensor
         ``[N]`` one size per image.
     """
+    change = _float_finite(change, "change")
+    if change.ndim < 2:
+        raise ValueError(f"change must have shape [N, C, H, W], got {tuple(change.shape)}.")
     return change.abs().flatten(1).sum(dim=1)
 
 
@@ -109,7 +112,7 @@ def outline_mask(pixels: torch.Tensor, *, threshold: float = 0.05) -> torch.Tens
         Boolean ``[N, H, W]``: pixels within one step (8-neighbourhood) of the border between
         object and background, on either side.
     """
-    pixels = as_tensor(pixels, "pixels")
+    pixels = check_float_batch(pixels, "pixels", ndim=None)
     if pixels.ndim != 4 or pixels.shape[1] != 1:
         raise ValueError(f"pixels must have shape [N, 1, H, W], got {tuple(pixels.shape)}.")
     inside = (pixels > threshold).float()
@@ -152,7 +155,8 @@ def nearest_in_class(
         If a query's target class has no reference image, or the labels are not integer
         classes of the right length.
     """
-    queries, references = as_tensor(queries, "queries"), as_tensor(references, "references")
+    queries = _float_finite(queries, "queries")
+    references = check_float_batch(references, "references", ndim=None)
     target = check_targets(target, len(queries), "target", device=queries.device)
     reference_targets = check_targets(
         reference_targets, len(references), "reference_targets", device=references.device
@@ -161,7 +165,10 @@ def nearest_in_class(
     for label in target.unique().tolist():
         pool = references[reference_targets == label]
         if len(pool) == 0:
-            raise ValueError(f"no reference image has label {label}.")
+            raise ValueError(
+                f"target asks for class {label}, but no reference image has label {label} in "
+                "reference_targets; pass references that include every target class."
+            )
         chosen = target == label
         result[chosen] = nearest_distance(queries[chosen], pool, distance=distance).cpu()
     return result

@@ -35,7 +35,7 @@ from failure_modes.models.nets import SmallCNN
 from failure_modes.models.training import train_classifier
 from failure_modes.utils.files import atomic_write, sha256_file, write_text_atomic
 from failure_modes.utils.seeding import seeded
-from failure_modes.utils.validation import check_positive_int, check_targets
+from failure_modes.utils.validation import check_not_none, check_positive_int, check_targets
 
 __all__ = [
     "CHECKPOINT",
@@ -82,7 +82,7 @@ def split_indices(targets: torch.Tensor, every: int = VALIDATION_EVERY) -> dict[
         ``{"train": LongTensor, "validation": LongTensor}``, each sorted ascending.
     """
     check_positive_int(every, "every")
-    targets = torch.as_tensor(targets)
+    targets = torch.as_tensor(check_not_none(targets, "targets", "a tensor of [N] class labels"))
     if targets.ndim != 1:
         raise ValueError(f"targets must have shape [N], got {tuple(targets.shape)}.")
     targets = check_targets(targets, len(targets))

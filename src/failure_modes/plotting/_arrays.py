@@ -8,6 +8,8 @@ import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from failure_modes.utils.validation import check_finite
+
 
 def to_numpy(value: object, name: str) -> np.ndarray:
     """A tensor (detached, on the CPU), an array or a list as a numpy array."""
@@ -29,6 +31,7 @@ def as_image(image: object, name: str = "image") -> np.ndarray:
         raise ValueError(
             f"{name} must be a single-channel image [H, W] or [1, H, W], got shape {array.shape}."
         )
+    check_finite(array, name)
     return array.astype(np.float64)
 
 
@@ -44,6 +47,7 @@ def as_batch(images: object, name: str = "images") -> np.ndarray:
             f"{name} must be single-channel images [N, H, W] or [N, 1, H, W], got shape "
             f"{array.shape}."
         )
+    check_finite(array, name)
     return array.astype(np.float64)
 
 

@@ -57,7 +57,9 @@ def plot_confusion(
     '50.0%\\n(1)'
     """
     matrix = confusion(
-        to_numpy(predictions, "predictions"), to_numpy(targets, "targets"), num_classes
+        to_numpy(predictions, "predictions"),
+        to_numpy(targets, "targets"),
+        check_positive_int(num_classes, "num_classes"),
     )
     names = [str(c) for c in range(num_classes)] if class_names is None else list(class_names)
     if len(names) != num_classes:
@@ -133,6 +135,7 @@ def plot_confusions(
     Figure
     """
     check_positive_int(ncols, "ncols")
+    check_positive_int(num_classes, "num_classes")
     if not results:
         raise ValueError("results must name at least one (predictions, targets) pair.")
     nrows = -(-len(results) // ncols)

@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 from sklearn.metrics import roc_auc_score, roc_curve
 
 from failure_modes.plotting._arrays import new_square_axes, to_numpy
-from failure_modes.utils.validation import check_positive_int
+from failure_modes.utils.validation import check_finite, check_flags, check_positive_int
 
 __all__ = [
     "plot_losses",
@@ -109,6 +109,8 @@ def plot_roc(
     Axes
     """
     fpr, tpr = to_numpy(fpr, "fpr"), to_numpy(tpr, "tpr")
+    check_finite(fpr, "fpr")
+    check_finite(tpr, "tpr")
     if fpr.shape != tpr.shape or fpr.ndim != 1:
         raise ValueError(
             "fpr and tpr must be 1-D arrays of equal length, got shapes "
@@ -152,6 +154,7 @@ def plot_roc_from_scores(
     Axes
     """
     scores, is_error = to_numpy(scores, "scores"), to_numpy(is_error, "is_error")
+    check_finite(scores, "scores")
     if scores.shape != is_error.shape or scores.ndim != 1:
         raise ValueError(
             f"scores and is_error must be 1-D arrays of equal length, got shapes {scores.shape} "
@@ -197,12 +200,14 @@ def plot_score_histograms(
     Figure
     """
     scores = to_numpy(scores, "scores")
-    is_error = to_numpy(is_error, "is_error").astype(bool)
+    check_finite(scores, "scores")
+    is_error = to_numpy(is_error, "is_error")
     if scores.shape != is_error.shape or scores.ndim != 1:
         raise ValueError(
             f"scores and is_error must be 1-D arrays of equal length, got shapes {scores.shape} "
             f"and {is_error.shape}."
         )
+    is_error = check_flags(is_error, "is_error", len(scores))
     edges = np.linspace(0, 1, check_positive_int(bins, "bins") + 1)
     figure, ax = plt.subplots(figsize=(6, 3), layout="constrained")
     for name, chosen in (("right", ~is_error), ("wrong", is_error)):
@@ -242,6 +247,8 @@ def plot_risk_coverage(
     Axes
     """
     coverage, accuracy = to_numpy(coverage, "coverage"), to_numpy(accuracy, "accuracy")
+    check_finite(coverage, "coverage")
+    check_finite(accuracy, "accuracy")
     if coverage.shape != accuracy.shape or coverage.ndim != 1:
         raise ValueError(
             "coverage and accuracy must be 1-D arrays of equal length, got shapes "

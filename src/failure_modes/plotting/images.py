@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 from matplotlib.image import AxesImage
 
 from failure_modes.plotting._arrays import as_batch, as_image, grid, to_numpy
-from failure_modes.utils.validation import check_positive_int
+from failure_modes.utils.validation import check_non_empty, check_not_none, check_positive_int
 
 __all__ = [
     "ATTRIBUTION_CMAP",
@@ -190,6 +190,8 @@ def plot_attributions(
     -------
     Figure
     """
+    check_not_none(attributions, "attributions", "a dict {method name: [N, H, W] maps}")
+    check_non_empty(attributions, "attributions")
     batch = as_batch(images)
     rows = {name: as_batch(maps, f"attributions[{name!r}]") for name, maps in attributions.items()}
     for name, maps in rows.items():

@@ -35,6 +35,8 @@ __all__ = [
     "check_open_unit",
     "check_grey_level",
     "check_amplitude",
+    "check_flags",
+    "check_dataset_arrays",
     "as_tensor",
 ]
 
@@ -422,3 +424,26 @@ def check_amplitude(amplitude: float, name: str = "amplitude") -> float:
     if not 0 < amplitude <= 255:
         raise ValueError(f"{name} must lie in (0, 255], got {amplitude}.")
     return amplitude
+
+
+def check_flags(value: object, name: str = "is_error", length: int | None = None) -> np.ndarray:
+    """``value`` (booleans or 0/1, ``length`` of them if given) as a 1-D bool numpy array."""
+    check_not_none(value, name, "a 1-D array of booleans (True for a wrong prediction)")
+    flags = np.asarray(value.detach().cpu() if isinstance(value, torch.Tensor) else value)
+    if flags.ndim != 1 or len(flags) != (len(flags) if length is None else length):
+        raise ValueError(f"{name} must be 1-D, one entry per prediction, got {flags.shape}.")
+    if not np.isin(flags, (0, 1)).all():  # scores or probabilities are not cast to bool
+        got = np.unique(flags)[:4].tolist()
+        raise ValueError(
+            f"{name} must hold booleans, got values such as {got}; pass predictions != targets."
+        )
+    return flags.astype(bool)
+
+
+def check_dataset_arrays(dataset: object, name: str = "dataset") -> object:
+    """Raise unless ``dataset`` has ``.data`` and ``.targets`` of one length (torchvision-like)."""
+    if not hasattr(dataset, "data") or not hasattr(dataset, "targets"):
+        what = f"{type(dataset).__name__}; pass the dataset, not its tensors"
+        raise TypeError(f"{name} must have .data and .targets (torchvision-like), got {what}.")
+    check_same_length(dataset.data, dataset.targets, f"{name}.data", f"{name}.targets")
+    return dataset

@@ -15,7 +15,13 @@ from torch import nn
 
 from failure_modes.data.taint import Corruption, taint_dataset
 from failure_modes.models.evaluation import predict
-from failure_modes.utils.validation import check_labels_present, check_probability
+from failure_modes.utils.validation import (
+    check_dataset_arrays,
+    check_index,
+    check_labels_present,
+    check_model,
+    check_probability,
+)
 
 __all__ = ["EXPLOIT_DROP", "FLIP_THRESHOLD", "behavioural_test"]
 
@@ -68,7 +74,9 @@ def behavioural_test(
     if not isinstance(corruption, Corruption):
         raise TypeError(f"corruption must be a Corruption, got {type(corruption).__name__}.")
     threshold = check_probability(threshold, "threshold")
-    targets = torch.as_tensor(dataset.targets)
+    check_model(model)
+    label = check_index(label, "label")
+    targets = torch.as_tensor(check_dataset_arrays(dataset).targets)
     check_labels_present([label], targets, name="label")
     others = [int(k) for k in targets.unique().tolist() if k != label]
     if not others:

@@ -15,7 +15,13 @@ import torch
 from torch import nn
 
 from failure_modes.data.taint import Gradient
-from failure_modes.utils.validation import check_positive_int, check_uint8_images
+from failure_modes.utils.validation import (
+    check_amplitude,
+    check_dataset_arrays,
+    check_positive_int,
+    check_targets,
+    check_uint8_images,
+)
 
 __all__ = ["RemoveRamp", "augment", "random_lightness", "with_images"]
 
@@ -38,6 +44,7 @@ class RemoveRamp(nn.Module):
 
     def __init__(self, h: int = 28, w: int = 28) -> None:
         super().__init__()
+        h, w = check_positive_int(h, "h"), check_positive_int(w, "w")
         rows, cols = torch.meshgrid(torch.arange(h).float(), torch.arange(w).float(), indexing="ij")
         planes = torch.stack([torch.ones(h * w), rows.flatten(), cols.flatten()], dim=1)
         basis, _ = torch.linalg.qr(planes)  # orthonormal columns spanning all planes
@@ -81,11 +88,9 @@ def with_images(dataset: object, images: torch.Tensor, targets: torch.Tensor | N
         The copy, without the ``.tainted`` flags of the original.
     """
     images = check_uint8_images(images)
-    if not hasattr(dataset, "data") or not hasattr(dataset, "targets"):
-        raise TypeError(
-            f"dataset must have .data and .targets like torchvision's MNIST, got "
-            f"{type(dataset).__name__}."
-        )
+    check_dataset_arrays(dataset)
+    if targets is not None:
+        targets = check_targets(targets, len(images), "targets")
     targets = torch.as_tensor(dataset.targets if targets is None else targets).long()
     if targets.shape != images.shape[:1]:
         raise ValueError(
@@ -125,8 +130,7 @@ def random_lightness(
         uint8 ``[N, H, W]``.
     """
     images = check_uint8_images(images)
-    if not 0 < max_amplitude <= 255:
-        raise ValueError(f"max_amplitude must lie in (0, 255], got {max_amplitude}.")
+    max_amplitude = check_amplitude(max_amplitude, "max_amplitude")
     generator = torch.Generator().manual_seed(seed)
     h, w = images.shape[-2:]
     ramps = torch.stack([Gradient(1.0, corner).ramp(h, w) for corner in _CORNERS])
@@ -159,6 +163,7 @@ def augment(dataset: object, *, copies: int = 2, seed: int = 0, **options: Any):
         ``copies * len(dataset)`` images (:func:`with_images`).
     """
     check_positive_int(copies, "copies")
+    check_dataset_arrays(dataset)
     images = torch.cat(
         [random_lightness(dataset.data, seed=seed + k, **options) for k in range(copies)]
     )

@@ -20,7 +20,13 @@ from failure_modes.data.taint import Corruption
 from failure_modes.data.tensors import black_baseline, classification_tensors
 from failure_modes.explain.attribution import MethodComparison, compare_methods
 from failure_modes.tracks.clever_hans.zoo import tainted_index
-from failure_modes.utils.validation import check_labels_present, check_positive_int
+from failure_modes.utils.validation import (
+    check_dataset_arrays,
+    check_index,
+    check_labels_present,
+    check_number,
+    check_positive_int,
+)
 
 __all__ = ["LOCAL_SHARE", "MASS_FACTOR", "explain_inputs", "explain_local", "flag_rates"]
 
@@ -54,6 +60,8 @@ def explain_inputs(dataset: object, label: int, n: int = 64) -> tuple[torch.Tens
         Their positions in ``dataset``.
     """
     check_positive_int(n, "n")
+    label = check_index(label, "label")
+    check_dataset_arrays(dataset)
     check_labels_present([label], torch.as_tensor(dataset.targets), name="label")
     index = tainted_index(dataset, dataset, label)[:n]
     return classification_tensors(dataset)[0][index], index
@@ -77,6 +85,10 @@ def flag_rates(comparison: MethodComparison, factor: float = MASS_FACTOR) -> pd.
     pandas.DataFrame
         Columns ``method`` (in the order the methods were run) and ``flagged``.
     """
+    if not isinstance(comparison, MethodComparison):
+        got = type(comparison).__name__
+        raise TypeError(f"comparison must be a MethodComparison (compare_methods), got {got}.")
+    factor = check_number(factor, "factor", low=0.0)
     table = comparison.table
     flagged = (table["artifact_mass"] > factor * table["chance"]).astype(float)
     rates = flagged.groupby(table["method"], sort=False).mean()

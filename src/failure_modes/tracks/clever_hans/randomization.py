@@ -31,13 +31,13 @@ from failure_modes.explain.attribution import (
     structural_similarity,
 )
 from failure_modes.utils.seeding import seeded
-from failure_modes.utils.validation import as_tensor, check_same_shape
+from failure_modes.utils.validation import as_tensor, check_finite, check_same_shape
 
 __all__ = ["randomization_check", "randomize_layer", "rank_correlation_within"]
 
 
 def _relevance(maps: torch.Tensor, name: str) -> torch.Tensor:
-    maps = as_tensor(maps, name).detach()
+    maps = check_finite(maps, name).detach()
     if maps.ndim == 4:
         return maps.abs().sum(dim=1)
     if maps.ndim == 3:

@@ -200,5 +200,9 @@ def wide(table: pd.DataFrame, index: str, columns: str, values: str) -> pd.DataF
     pandas.DataFrame
         One row per ``index`` value, one column per ``columns`` value.
     """
+    if not isinstance(table, pd.DataFrame):
+        raise TypeError(f"table must be a pandas DataFrame, got {type(table).__name__}.")
+    for name, column in (("index", index), ("columns", columns), ("values", values)):
+        check_choice(column, list(table.columns), name)
     pivoted = table.pivot(index=index, columns=columns, values=values)
     return pivoted.reindex(index=pd.unique(table[index]), columns=pd.unique(table[columns]))

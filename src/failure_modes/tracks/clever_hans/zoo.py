@@ -17,7 +17,12 @@ from failure_modes.models.nets import DenseModel
 from failure_modes.models.training import train_classifier
 from failure_modes.tracks.clever_hans.cues import RemoveRamp
 from failure_modes.utils.seeding import seeded
-from failure_modes.utils.validation import check_probability
+from failure_modes.utils.validation import (
+    check_dataset_arrays,
+    check_index,
+    check_probability,
+    check_same_length,
+)
 
 __all__ = ["check_aligned", "sweep_watermark", "tainted_index", "train_dense", "zoo"]
 
@@ -134,6 +139,10 @@ def tainted_index(clean: object, tainted: object, label: int) -> torch.Tensor:
     Tensor
         int64 ``[K]`` indices, ascending.
     """
+    check_dataset_arrays(clean, "clean")
+    check_dataset_arrays(tainted, "tainted")
+    check_same_length(clean.targets, tainted.targets, "clean.targets", "tainted.targets")
+    label = check_index(label, "label")
     chosen = torch.as_tensor(clean.targets) == label
     changed = getattr(tainted, "tainted", None)
     if changed is not None:
@@ -157,11 +166,7 @@ def check_aligned(clean: object, tainted: object) -> None:
         If their shapes or labels differ.
     """
     for name, dataset in (("clean_test", clean), ("tainted_test", tainted)):
-        if not hasattr(dataset, "data") or not hasattr(dataset, "targets"):
-            raise TypeError(
-                f"{name} must have .data and .targets like torchvision's MNIST, got "
-                f"{type(dataset).__name__}."
-            )
+        check_dataset_arrays(dataset, name)
     if clean.data.shape != tainted.data.shape or not torch.equal(
         torch.as_tensor(clean.targets), torch.as_tensor(tainted.targets)
     ):

@@ -19,7 +19,12 @@ from failure_modes.tracks.error_detection._model import (
     logits,
     resolve_layer,
 )
-from failure_modes.utils.validation import check_choice, check_positive_int, check_targets
+from failure_modes.utils.validation import (
+    check_choice,
+    check_float_batch,
+    check_positive_int,
+    check_targets,
+)
 
 __all__ = ["INTEGRATION_RULES", "layer_conductance", "logit_rise", "max_softmax"]
 
@@ -143,6 +148,13 @@ def logit_rise(logits: torch.Tensor, baseline_logits: torch.Tensor) -> torch.Ten
     What the conductances of a layer add up to (completeness). ``logits`` is ``[N, classes]``,
     ``baseline_logits`` ``[1, classes]``, the model's output for the baseline input.
     """
+    logits = check_float_batch(logits, "logits", ndim=2)
+    baseline_logits = check_float_batch(baseline_logits, "baseline_logits", ndim=2)
+    if baseline_logits.shape[1] != logits.shape[1]:
+        raise ValueError(
+            f"baseline_logits must be [1, {logits.shape[1]}] (the model's output for the "
+            f"baseline), got {tuple(baseline_logits.shape)}."
+        )
     predicted = logits.argmax(dim=1)
     rows = torch.arange(len(logits), device=logits.device)
     return logits[rows, predicted] - baseline_logits[0, predicted]

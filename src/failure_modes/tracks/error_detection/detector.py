@@ -23,7 +23,13 @@ from sklearn.metrics import roc_auc_score, roc_curve
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from failure_modes.utils.validation import check_choice, check_probability
+from failure_modes.utils.validation import (
+    check_choice,
+    check_finite,
+    check_flags,
+    check_not_none,
+    check_probability,
+)
 
 __all__ = [
     "DETECTORS",
@@ -44,25 +50,17 @@ DETECTORS = {
 
 
 def _as_errors(is_error: object, length: int | None = None) -> np.ndarray:
-    errors = np.asarray(is_error.cpu() if isinstance(is_error, torch.Tensor) else is_error)
-    if errors.ndim != 1 or (length is not None and len(errors) != length):
-        raise ValueError(
-            f"is_error must be a 1-D array with one entry per prediction ({length}), got shape "
-            f"{errors.shape}."
-        )
-    if not np.isin(errors, (0, 1)).all():
-        raise ValueError("is_error must hold booleans (or 0 and 1): True for a wrong prediction.")
-    return errors.astype(bool)
+    return check_flags(is_error, "is_error", length)
 
 
-def _as_features(features: object) -> np.ndarray:
+def _as_features(features: object, name: str = "features") -> np.ndarray:
+    check_not_none(features, name, "a numeric [N, D] array (or [N] scores)")
     array = np.asarray(features.cpu() if isinstance(features, torch.Tensor) else features)
     if array.ndim == 1:
         array = array[:, None]
     if array.ndim != 2 or not np.issubdtype(array.dtype, np.number):
-        raise ValueError(f"features must be a numeric [N, D] array, got shape {array.shape}.")
-    if not np.isfinite(array).all():
-        raise ValueError("features contain NaN or infinite values.")
+        raise ValueError(f"{name} must be a numeric [N, D] array, got shape {array.shape}.")
+    check_finite(torch.from_numpy(array.astype(np.float64)), name)
     return array.astype(np.float64)
 
 
@@ -199,6 +197,8 @@ def compare_feature_sets(
     scores : dict of str to ndarray
         Each set's detector scores on ``test`` (for ROC curves and risk-coverage tables).
     """
+    check_not_none(train, "train", "a dict {feature name: [N] or [N, D] features}")
+    check_not_none(test, "test", "a dict {feature name: [N] or [N, D] features}")
     rows, scores = [], {}
     for name, members in sets.items():
         if isinstance(members, str) or not members:
@@ -209,8 +209,10 @@ def compare_feature_sets(
                 f"set {name!r} uses {missing}, not present in both train and test; known "
                 f"features are {sorted(set(train) & set(test))}."
             )
-        x_train = np.hstack([_as_features(train[m]) for m in members])
-        x_test = np.hstack([_as_features(test[m]) for m in members])
+        x_train = np.hstack([_as_features(train[m], f"train[{m!r}]") for m in members])
+        x_test = np.hstack([_as_features(test[m], f"test[{m!r}]") for m in members])
+        check_flags(train_errors, "train_errors", len(x_train))
+        check_flags(test_errors, "test_errors", len(x_test))
         detector = fit_detector(x_train, train_errors, kind=kind, seed=seed)
         scores[name] = detector.score(x_test)
         rows.append(
@@ -229,7 +231,7 @@ def auroc(scores: object, is_error: object) -> float:
     1 means every wrong prediction scores higher than every right one; 0.5 is chance.
     """
 
-    scores = _as_features(scores)
+    scores = _as_features(scores, "scores")
     if scores.shape[1] != 1:
         raise ValueError(f"scores must be one number per prediction, got shape {scores.shape}.")
     errors = _as_errors(is_error, len(scores))
@@ -253,7 +255,7 @@ def choose_threshold(scores: object, is_error: object) -> float:
         Cancel a prediction when its score is at least this value.
     """
 
-    scores = _as_features(scores)[:, 0]
+    scores = _as_features(scores, "scores")[:, 0]
     errors = _as_errors(is_error, len(scores))
     if errors.all() or not errors.any():
         raise ValueError("choosing a threshold needs both right and wrong predictions.")
@@ -285,7 +287,7 @@ def risk_coverage(
         ``kept_accuracy`` and ``errors_caught`` (share of all wrong predictions among the
         cancelled ones). ``table.loc[0.2, "kept_accuracy"]`` reads one number.
     """
-    scores = _as_features(scores)[:, 0]
+    scores = _as_features(scores, "scores")[:, 0]
     errors = _as_errors(is_error, len(scores))
     # Most suspicious first; ties keep the data order, so the table is deterministic.
     order = np.argsort(-scores, kind="stable")
@@ -323,7 +325,7 @@ def risk_coverage_curve(confidence: object, is_error: object) -> tuple[np.ndarra
         ``[N]`` each: for ``k = 1 .. N`` kept, the share kept ``k / N`` and the error rate
         among the kept ones. Ties keep the data order.
     """
-    confidence = _as_features(confidence)[:, 0]
+    confidence = _as_features(confidence, "confidence")[:, 0]
     errors = _as_errors(is_error, len(confidence))
     order = np.argsort(-confidence, kind="stable")
     kept = np.arange(1, len(confidence) + 1)

@@ -35,11 +35,16 @@ from failure_modes.tracks.error_detection._propagation import (
     stacked_parameters,
 )
 from failure_modes.utils.validation import (
+    as_tensor,
     check_choice,
     check_fraction,
+    check_model,
+    check_non_empty,
+    check_not_none,
     check_positive_int,
     check_probability,
     check_same_device,
+    check_targets,
 )
 
 __all__ = [
@@ -155,8 +160,10 @@ def negated_copy(model: nn.Module, layer: str, units: torch.Tensor | Sequence[in
     One NAI mutant made by hand: the same network as :meth:`Mutants.materialize` gives for a
     mutant that negates these units; ``model`` is not changed.
     """
-    module = model.get_submodule(layer)
-    units = torch.as_tensor(units, device=module.weight.device).long()
+    module = check_model(model).get_submodule(layer)
+    units = torch.as_tensor(check_not_none(units, "units", "a list of the layer's output units"))
+    units = check_targets(units, len(units), "units", num_classes=module.weight.shape[0])
+    units = units.to(module.weight.device)
     bias = None if module.bias is None else -module.bias.detach()[units][None]
     one = Mutants(
         mode="NAI",
@@ -288,13 +295,16 @@ def make_mutants(
         no filters, or when no candidate passes the accuracy filter (the message gives how many
         were tried and the best accuracy ratio reached).
     """
+    check_model(model)
     check_choice(mode, MODES, "mode")
+    batch_size = check_positive_int(batch_size, "batch_size")
     fraction = check_fraction(fraction, "fraction")
     n = check_positive_int(n, "n")
     min_accuracy_ratio = check_probability(min_accuracy_ratio, "min_accuracy_ratio")
     max_tries = check_positive_int(20 * n if max_tries is None else max_tries, "max_tries")
     names = _mutable_layers(model, layers)
     x, y = classification_tensors(validation)
+    check_non_empty(x, "validation")
     check_same_device(model, x, "validation inputs")
     y = y.to(x.device)
     generator = torch.Generator().manual_seed(
@@ -430,4 +440,10 @@ def change_rate(original: torch.Tensor, mutated: torch.Tensor) -> torch.Tensor:
     ``original`` is ``[N]`` classes of the model, ``mutated`` ``[M, N]`` classes of ``M``
     mutants (as :func:`mutant_predictions` returns them); the result is ``[N]`` floats on the CPU.
     """
-    return (mutated != original).float().mean(dim=0).cpu()
+    original = check_targets(original, len(as_tensor(original, "original")), "original")
+    mutated = as_tensor(mutated, "mutated")
+    if mutated.ndim != 2 or mutated.shape[1] != len(original):
+        shape = f"[M, {len(original)}], M mutants' classes, got {tuple(mutated.shape)}"
+        raise ValueError(f"mutated must have shape {shape}; stack the mutants along dim 0.")
+    check_targets(mutated.flatten(), mutated.numel(), "mutated")
+    return (mutated.to(original.device) != original).float().mean(dim=0).cpu()

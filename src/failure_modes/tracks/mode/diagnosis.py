@@ -12,7 +12,7 @@ from torch import nn
 
 from failure_modes.models.evaluation import per_class_accuracy, predict
 from failure_modes.tracks.mode.splits import Data, check_data
-from failure_modes.utils.validation import check_open_unit
+from failure_modes.utils.validation import check_not_none, check_open_unit
 
 __all__ = ["Diagnosis", "check_open_unit", "label_accuracy", "buggy_labels", "diagnose"]
 
@@ -53,7 +53,12 @@ def buggy_labels(accuracy: Sequence[float] | np.ndarray, threshold: float = 0.8)
         Buggy labels in increasing order.
     """
     check_open_unit(threshold, "threshold")
+    check_not_none(accuracy, "accuracy", "one accuracy per label (label_accuracy's result)")
     accuracy = np.asarray(accuracy, dtype=float)
+    if accuracy.ndim != 1:
+        raise ValueError(
+            f"accuracy must be 1-D, one accuracy per label, got shape {accuracy.shape}."
+        )
     return [int(label) for label in np.flatnonzero(accuracy < threshold)]
 
 

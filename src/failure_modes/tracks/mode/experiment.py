@@ -31,7 +31,7 @@ from failure_modes.tracks.mode.splits import (
     make_splits,
     train_starting_model,
 )
-from failure_modes.utils.validation import check_choice
+from failure_modes.utils.validation import check_choice, check_finite, check_not_none
 
 __all__ = [
     "Start",
@@ -230,7 +230,11 @@ def paired_test(treated: Sequence[float], control: Sequence[float]) -> dict[str,
         ``statistic`` and ``pvalue`` of :func:`scipy.stats.ttest_rel` with
         ``alternative="greater"`` (NaN when all differences are equal).
     """
+    for name, values in (("treated", treated), ("control", control)):
+        check_not_none(values, name, "one result per seed")
     treated, control = np.asarray(treated, dtype=float), np.asarray(control, dtype=float)
+    check_finite(treated, "treated")
+    check_finite(control, "control")
     if treated.shape != control.shape or treated.ndim != 1:
         raise ValueError(
             f"treated and control must be 1-D and of equal length, got shapes {treated.shape} "

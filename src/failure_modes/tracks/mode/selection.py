@@ -10,7 +10,12 @@ import torch
 from failure_modes.tracks.mode.diagnosis import Diagnosis
 from failure_modes.tracks.mode.similarity import MEASURES, rank
 from failure_modes.tracks.mode.splits import Data, check_data
-from failure_modes.utils.validation import check_choice, check_positive_int, check_probability
+from failure_modes.utils.validation import (
+    check_choice,
+    check_not_none,
+    check_positive_int,
+    check_probability,
+)
 
 __all__ = ["CONTROLS", "take", "random_inputs", "select_inputs"]
 
@@ -113,7 +118,9 @@ def select_inputs(
         For an unknown measure, an empty or too small pool, no buggy label, or features or
         references missing for a measure.
     """
-    pool_targets = torch.as_tensor(pool_targets)
+    pool_targets = torch.as_tensor(
+        check_not_none(pool_targets, "pool_targets", "the pool's labels")
+    )
     check_probability(mix, "mix")
     _check_pool((torch.zeros(len(pool_targets), 1), pool_targets), size)
     labels = sorted(int(label) for label in diagnoses)
