@@ -871,6 +871,10 @@ R = {
         lambda: dict(path=TMP / "written.idx", array=_Mnistish().data.numpy()),
         {"array": "array", "path": "anything"},  # a missing folder is made
     ),
+    "failure_modes.tracks.clever_hans.explanations.flag_rate": (
+        lambda: dict(attributions=_maps(), mask=_mask()),
+        {"attributions": "maps", "mask": "mask", "factor": "factor"},
+    ),
     "failure_modes.tracks.clever_hans.explanations.flag_rates": (
         lambda: dict(comparison=_comparison()),
         {"comparison": "comparison", "factor": "factor"},

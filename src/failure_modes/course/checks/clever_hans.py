@@ -19,10 +19,10 @@ from torch import nn
 from failure_modes.course.checks import feedback
 from failure_modes.data.taint import Corruption, Gradient, taint_dataset
 from failure_modes.explain.attribution import artifact_mass
-from failure_modes.explain.scores import chance_level
 from failure_modes.models.evaluation import predict
 from failure_modes.tracks.clever_hans.behaviour import behavioural_test
 from failure_modes.tracks.clever_hans.explanations import MASS_FACTOR
+from failure_modes.tracks.clever_hans.explanations import flag_rate as library_flag_rate
 from failure_modes.tracks.clever_hans.randomization import randomize_layer
 from failure_modes.utils.seeding import seeded
 
@@ -175,11 +175,6 @@ def flip_to(
 # --- Task 4.1: from a map to a flag --------------------------------------------------------------
 
 
-def library_flag_rate(maps: torch.Tensor, mask: torch.Tensor, factor: float = MASS_FACTOR) -> float:
-    """Share of maps whose artifact mass exceeds ``factor`` x chance (reference of Task 4.1)."""
-    return float((artifact_mass(maps, mask) > factor * chance_level(mask)).float().mean())
-
-
 def _probe_maps() -> tuple[torch.Tensor, torch.Tensor]:
     generator = torch.Generator().manual_seed(2)
     maps = torch.randn(40, 1, 5, 5, generator=generator)
@@ -205,7 +200,7 @@ def flag_rate(answer: Any) -> Callable[..., float]:
     -------
     callable
         ``answer`` if it gives the share of maps whose artifact mass exceeds ``factor`` times
-        the mask's share of the image, else :func:`library_flag_rate`.
+        the mask's share of the image, else :func:`failure_modes.tracks.clever_hans.explanations.flag_rate`.
     """
     maps, mask = _probe_maps()
     factor = MASS_FACTOR

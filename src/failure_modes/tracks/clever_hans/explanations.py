@@ -18,7 +18,12 @@ from tqdm.auto import tqdm
 
 from failure_modes.data.taint import Corruption
 from failure_modes.data.tensors import black_baseline, classification_tensors
-from failure_modes.explain.attribution import MethodComparison, compare_methods
+from failure_modes.explain.attribution import (
+    MethodComparison,
+    artifact_mass,
+    chance_level,
+    compare_methods,
+)
 from failure_modes.tracks.clever_hans.zoo import tainted_index
 from failure_modes.utils.validation import (
     check_dataset_arrays,
@@ -28,7 +33,14 @@ from failure_modes.utils.validation import (
     check_positive_int,
 )
 
-__all__ = ["LOCAL_SHARE", "MASS_FACTOR", "explain_inputs", "explain_local", "flag_rates"]
+__all__ = [
+    "LOCAL_SHARE",
+    "MASS_FACTOR",
+    "explain_inputs",
+    "explain_local",
+    "flag_rate",
+    "flag_rates",
+]
 
 MASS_FACTOR = 3.0
 """An attribution map flags a local artifact when its artifact mass exceeds this multiple of the
@@ -67,6 +79,33 @@ def explain_inputs(dataset: object, label: int, n: int = 64) -> tuple[torch.Tens
     return classification_tensors(dataset)[0][index], index
 
 
+def _flagged(mass, chance, factor: float):
+    """The flag rule, for tensors and table columns alike: mass above ``factor`` x chance."""
+    return mass > factor * chance
+
+
+def flag_rate(attributions: torch.Tensor, mask: torch.Tensor, factor: float = MASS_FACTOR) -> float:
+    """The share of ``attributions`` (maps) whose artifact mass on ``mask`` exceeds ``factor`` times chance.
+
+    Parameters
+    ----------
+    attributions : Tensor
+        ``[N, H, W]`` or ``[N, C, H, W]`` attribution maps.
+    mask : Tensor
+        Boolean mask of the artifact's pixels, broadcastable to one map.
+    factor : float, default MASS_FACTOR
+        The multiple of the chance level above which a map is flagged.
+
+    Returns
+    -------
+    float
+        The flagged share, in [0, 1]; :func:`flag_rates` applies the same rule per method.
+    """
+    factor = check_number(factor, "factor", low=0.0)
+    flagged = _flagged(artifact_mass(attributions, mask), chance_level(mask), factor)
+    return float(flagged.float().mean())
+
+
 def flag_rates(comparison: MethodComparison, factor: float = MASS_FACTOR) -> pd.DataFrame:
     """Per method, the share of images whose artifact mass exceeds ``factor`` times chance.
 
@@ -90,7 +129,7 @@ def flag_rates(comparison: MethodComparison, factor: float = MASS_FACTOR) -> pd.
         raise TypeError(f"comparison must be a MethodComparison (compare_methods), got {got}.")
     factor = check_number(factor, "factor", low=0.0)
     table = comparison.table
-    flagged = (table["artifact_mass"] > factor * table["chance"]).astype(float)
+    flagged = _flagged(table["artifact_mass"], table["chance"], factor).astype(float)
     rates = flagged.groupby(table["method"], sort=False).mean()
     return rates.rename("flagged").rename_axis("method").reset_index()
 
