@@ -31,11 +31,6 @@ _PROBE_LR = 0.05
 _HEAVY_WEIGHT = 5.0
 
 
-def _close(answer: Any, expected: torch.Tensor) -> bool:
-    answer = torch.as_tensor(answer, dtype=expected.dtype)
-    return answer.shape == expected.shape and torch.allclose(answer, expected, atol=_ATOL)
-
-
 # --- Task 2.1: the contrast target -------------------------------------------------------------
 
 
@@ -70,22 +65,24 @@ def logit_contrast(answer: Any) -> Callable[..., torch.Tensor]:
         got = feedback.call(function, logits.clone(), predicted.clone(), true.clone())
         mistakes = [
             (
-                lambda a: _close(a, -expected),
+                lambda a: feedback.close(a, -expected),
                 "your contrast has the wrong sign (true minus predicted): it should be positive "
                 "while the model prefers its wrong answer, so take logit[predicted] - logit[true].",
             ),
             (
-                lambda a: _close(a, probabilities[rows, predicted] - probabilities[rows, true]),
+                lambda a: feedback.close(
+                    a, probabilities[rows, predicted] - probabilities[rows, true]
+                ),
                 "these are differences of probabilities (softmax), not of logits: a probability "
                 "depends on all the other classes too; subtract the logits themselves.",
             ),
             (
-                lambda a: _close(a, logits[rows, predicted]),
+                lambda a: feedback.close(a, logits[rows, predicted]),
                 "this is the logit of the predicted class alone: the question 'why p and not "
                 "t?' needs the true class's logit subtracted from it.",
             ),
             (
-                lambda a: _close(a, logits[rows, true]),
+                lambda a: feedback.close(a, logits[rows, true]),
                 "this is the logit of the true class alone: the contrast is the predicted logit "
                 "minus the true one.",
             ),
@@ -138,25 +135,27 @@ def relative_gap(answer: Any) -> Callable[[dict[str, torch.Tensor]], torch.Tenso
             )
         mistakes = [
             (
-                lambda a: _close(
+                lambda a: feedback.close(
                     a, (contrast - (maps["true"] - maps["predicted"])).abs().max() / scale
                 ),
                 "your difference map has the wrong sign (true minus predicted): the contrast is "
                 "logit[p] - logit[t], so compare it with the map of p minus the map of t.",
             ),
             (
-                lambda a: _close(a, (contrast - maps["predicted"]).abs().max() / scale),
+                lambda a: feedback.close(a, (contrast - maps["predicted"]).abs().max() / scale),
                 "you compared the contrast with the map of the predicted class alone: the "
                 "difference map is the map of the prediction minus the map of the truth.",
             ),
             (
-                lambda a: _close(a, (contrast - (maps["predicted"] - maps["true"])).abs().max()),
+                lambda a: feedback.close(
+                    a, (contrast - (maps["predicted"] - maps["true"])).abs().max()
+                ),
                 "the gap is not relative: divide it by the largest absolute value of the "
                 "contrast map, so that methods of different scales can be compared.",
             ),
         ]
         problem = feedback.first_mistake(got, mistakes)
-        if problem is None and not _close(got, expected):
+        if problem is None and not feedback.close(got, expected):
             problem = f"the relative gap should be {float(expected):.4g} on a probe, got {got}."
         return problem
 
@@ -368,18 +367,18 @@ def change_size(answer: Any) -> Callable[..., tuple[torch.Tensor, torch.Tensor]]
         total = size.sum()
         mistakes = [
             (
-                lambda a: _close(a, change.flatten(1).norm(dim=1)),
+                lambda a: feedback.close(a, change.flatten(1).norm(dim=1)),
                 "this is the L2 size (square root of the summed squares); the L1 size sums the "
                 "absolute pixel changes.",
             ),
             (
                 # One number for the whole batch, alone or repeated for every image.
-                lambda a: _close(torch.as_tensor(a).flatten().expand(4), total.expand(4)),
+                lambda a: feedback.close(torch.as_tensor(a).flatten().expand(4), total.expand(4)),
                 f"you summed over the whole batch (got {float(total):.3g} for all images); the "
                 "size should be one number per image: sum over all dimensions but the first.",
             ),
             (
-                lambda a: _close(a, change.flatten(1).sum(dim=1)),
+                lambda a: feedback.close(a, change.flatten(1).sum(dim=1)),
                 "brightening and darkening cancel in a signed sum: take the absolute value of "
                 "each pixel change before summing.",
             ),
@@ -387,7 +386,7 @@ def change_size(answer: Any) -> Callable[..., tuple[torch.Tensor, torch.Tensor]]
         problem = feedback.first_mistake(got_size, mistakes) or feedback.tensor_mismatch(
             got_size, size, "size", atol=_ATOL
         )
-        if problem is None and _close(got_ratio, nearest / size):
+        if problem is None and feedback.close(got_ratio, nearest / size):
             problem = "the ratio is upside down: divide the change's size by the distance."
         return problem or feedback.tensor_mismatch(got_ratio, ratio, "ratio", atol=_ATOL)
 

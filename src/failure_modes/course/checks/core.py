@@ -36,11 +36,6 @@ _CAPTUM_DEFAULT_STEPS = 50
 _PROBE_LR = 0.1
 
 
-def _close(answer: Any, expected: torch.Tensor, atol: float = _ATOL) -> bool:
-    answer = torch.as_tensor(answer).detach().cpu().to(expected.dtype)
-    return answer.shape == expected.shape and torch.allclose(answer, expected, atol=atol)
-
-
 # --- Task 1.1: the pixel taint ------------------------------------------------------------------
 
 
@@ -216,7 +211,7 @@ def training_step(answer: Any) -> Callable[..., torch.Tensor]:
                 "let the optimiser apply them with `optimizer.step()`.",
             ),
             (
-                lambda w: _close(w, _weights(accumulated)),
+                lambda w: feedback.close(w, _weights(accumulated)),
                 "the gradients grow from step to step: reset them with `optimizer.zero_grad()` "
                 "before each backward pass (PyTorch adds new gradients to the old ones).",
             ),
@@ -226,7 +221,7 @@ def training_step(answer: Any) -> Callable[..., torch.Tensor]:
                 ", y)`), so that the loop can record `loss.item()`.",
             ),
             (
-                lambda w: not _close(losses[0].reshape(()), first_loss),
+                lambda w: not feedback.close(losses[0].reshape(()), first_loss),
                 f"the loss you return is {_number(losses[0])}, the loss of the batch is "
                 f"{float(first_loss):.4f}: return `loss_function(model(x), y)`, computed before "
                 "the update.",
@@ -234,7 +229,7 @@ def training_step(answer: Any) -> Callable[..., torch.Tensor]:
         ]
         return feedback.first_mistake(weights, mistakes) or (
             None
-            if _close(weights, expected)
+            if feedback.close(weights, expected)
             else "after two steps the weights differ from those of the reference step: zero the "
             "gradients, compute the loss, call backward, then step, in that order."
         )
@@ -286,10 +281,10 @@ def integrated_gradients(
 
     def diagnose(maps: Any) -> str | None:
         # The answer is already on the CPU (see below); anything else matches no class.
-        wrong = [c for c in range(10) if c != target and _close(maps, per_class[c])]
+        wrong = [c for c in range(10) if c != target and feedback.close(maps, per_class[c])]
         mistakes = [
             (
-                lambda a: _close(a, grey),
+                lambda a: feedback.close(a, grey),
                 "these are the maps with Captum's default baseline, zeros: in normalised units "
                 "zero is mid-grey, not black; pass `baselines=black`.",
             ),
@@ -299,7 +294,7 @@ def integrated_gradients(
                 f"`target={target}` (the class whose score is explained).",
             ),
             (
-                lambda a: _close(a, other_steps),
+                lambda a: feedback.close(a, other_steps),
                 f"these maps use Captum's default of {_CAPTUM_DEFAULT_STEPS} steps: pass "
                 f"`n_steps=IG_STEPS` ({n_steps}) like the rest of the notebook.",
             ),
@@ -349,17 +344,17 @@ def artifact_mass(answer: Any) -> Callable[[torch.Tensor, torch.Tensor], torch.T
         got = feedback.call(function, maps.clone(), mask.clone())
         mistakes = [
             (
-                lambda a: _close(a, signed[:, flat_mask].sum(1) / signed.sum(1)),
+                lambda a: feedback.close(a, signed[:, flat_mask].sum(1) / signed.sum(1)),
                 "you summed the signed attributions: positive and negative ones cancel; take "
                 "absolute values (`maps.abs()`) before summing.",
             ),
             (
-                lambda a: _close(a, absolute[:, flat_mask].sum(1)),
+                lambda a: feedback.close(a, absolute[:, flat_mask].sum(1)),
                 "this is the total |attribution| inside the mask, not a share: divide by the "
                 "total |attribution| of the whole image, so that the mass lies in 0..1.",
             ),
             (
-                lambda a: _close(a, absolute[:, flat_mask].mean(1)),
+                lambda a: feedback.close(a, absolute[:, flat_mask].mean(1)),
                 "this is the mean |attribution| over the mask's pixels: the mass is the sum "
                 "inside the mask divided by the sum over the whole image.",
             ),
@@ -405,26 +400,26 @@ def peak_snr(answer: Any) -> Callable[..., torch.Tensor]:
         got = feedback.call(function, noisy.clone(), clean.clone())
         mistakes = [
             (
-                lambda a: _close(a, 10 * torch.log10(255**2 / mse), atol=1e-3),
+                lambda a: feedback.close(a, 10 * torch.log10(255**2 / mse), atol=1e-3),
                 f"your values are {20 * math.log10(255):.1f} dB too high: the images are in "
                 "0..1, so the peak is 1, not 255.",
             ),
             (
-                lambda a: _close(a, 10 * torch.log(1 / mse), atol=1e-3),
+                lambda a: feedback.close(a, 10 * torch.log(1 / mse), atol=1e-3),
                 "you used the natural logarithm: decibels are 10 * log10(peak^2 / MSE) "
                 "(`torch.log10`).",
             ),
             (
-                lambda a: _close(a, torch.log10(1 / mse), atol=1e-3),
+                lambda a: feedback.close(a, torch.log10(1 / mse), atol=1e-3),
                 "your values are ten times too small: a decibel is 10 * log10 of the ratio.",
             ),
             (
-                lambda a: _close(a, -expected, atol=1e-3),
+                lambda a: feedback.close(a, -expected, atol=1e-3),
                 "your values have the wrong sign: divide peak^2 by the MSE, not the MSE by "
                 "peak^2 (higher PSNR means less error).",
             ),
             (
-                lambda a: _close(
+                lambda a: feedback.close(
                     torch.as_tensor(a).flatten()[0],
                     10 * torch.log10(1 / mse.mean()),
                     atol=1e-3,

@@ -34,6 +34,7 @@ __all__ = [
     "Verdict",
     "call",
     "check",
+    "close",
     "first_mistake",
     "judge",
     "pixel_arithmetic_mistakes",
@@ -115,6 +116,16 @@ def check(task: str, answer: Any, diagnose: Callable[[Any], str | None], referen
     verdict = judge(task, answer, diagnose)
     display(verdict)
     return answer if verdict.status == CORRECT else reference
+
+
+def close(answer: Any, expected: torch.Tensor, *, atol: float = 1e-5) -> bool:
+    """Whether ``answer``, as a CPU tensor of ``expected``'s dtype, has its shape and values.
+
+    ``torch.allclose`` with ``atol`` and its default relative tolerance; the typical-mistake
+    tests of the checkers compare a student's answer with each mistaken version through it.
+    """
+    answer = torch.as_tensor(answer).detach().cpu().to(expected.dtype)
+    return answer.shape == expected.shape and torch.allclose(answer, expected, atol=atol)
 
 
 def first_mistake(answer: Any, mistakes: Iterable[tuple[Callable[[Any], bool], str]]) -> str | None:

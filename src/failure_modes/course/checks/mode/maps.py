@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from failure_modes.course.checks.feedback import call, check, first_mistake, tensor_mismatch
+from failure_modes.course.checks.feedback import call, check, close, first_mistake, tensor_mismatch
 from failure_modes.tracks import mode
 
 # Task 3.1: the differential heat map correct - false negative --------------------------------
@@ -32,10 +32,6 @@ def _as_map(answer: Any) -> torch.Tensor:
     return torch.as_tensor(answer).detach().cpu().double()
 
 
-def _close(answer: torch.Tensor, expected: torch.Tensor) -> bool:
-    return answer.shape == expected.shape and torch.allclose(answer, expected, atol=1e-9)
-
-
 def _diagnose_map(
     function: Callable, features: torch.Tensor, pred: np.ndarray, true: np.ndarray, label: int
 ) -> str | None:
@@ -49,24 +45,24 @@ def _diagnose_map(
         answer,
         [
             (
-                lambda a: _close(a, -maps.minus_false_negative),
+                lambda a: close(a, -maps.minus_false_negative, atol=1e-9),
                 "your map has the sign reversed (missed minus correct): MODE takes correct "
                 "minus false negative, so that red marks what the right answers have.",
             ),
             (
-                lambda a: _close(a, sums),
+                lambda a: close(a, sums, atol=1e-9),
                 f"your map subtracts sums, so it grows with the group sizes (here "
                 f"{int(correct.sum())} correct and {int(missed.sum())} missed inputs): take the "
                 "mean of each group.",
             ),
             (
-                lambda a: _close(a, maps.minus_false_positive),
+                lambda a: close(a, maps.minus_false_positive, atol=1e-9),
                 "you subtracted the false positives (other labels' inputs predicted as the "
                 "label); the false negatives are the label's own inputs predicted as something "
                 "else.",
             ),
             (
-                lambda a: _close(a, maps.label_mean - maps.false_negative),
+                lambda a: close(a, maps.label_mean - maps.false_negative, atol=1e-9),
                 "your first map averages every input of the label; take only those predicted "
                 "right (true == label and pred == label).",
             ),

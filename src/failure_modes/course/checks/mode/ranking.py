@@ -7,8 +7,8 @@ from typing import Any
 
 import torch
 
-from failure_modes.course.checks.feedback import call, check, first_mistake, tensor_mismatch
-from failure_modes.course.checks.mode.maps import _as_map, _close
+from failure_modes.course.checks.feedback import call, check, close, first_mistake, tensor_mismatch
+from failure_modes.course.checks.mode.maps import _as_map
 from failure_modes.tracks import mode
 from failure_modes.tracks.mode import MEASURES
 
@@ -38,20 +38,20 @@ def _diagnose_cosine(
         answer,
         [
             (
-                lambda a: _close(a, dot),
+                lambda a: close(a, dot, atol=1e-9),
                 "these are dot products: divide each by the norm of its row and by the norm of "
                 "the reference.",
             ),
             (
-                lambda a: _close(a, dot / probe.norm(dim=1)),
+                lambda a: close(a, dot / probe.norm(dim=1), atol=1e-9),
                 "you divided by the candidates' norms only; divide by the reference's norm too.",
             ),
             (
-                lambda a: _close(a, dot / ref.norm()),
+                lambda a: close(a, dot / ref.norm(), atol=1e-9),
                 "you divided by the reference's norm only; divide by each candidate's norm too.",
             ),
             (
-                lambda a: _close(a, dot / (probe.norm() * ref.norm())),
+                lambda a: close(a, dot / (probe.norm() * ref.norm()), atol=1e-9),
                 "you divided by the norm of the whole candidates matrix; take one norm per row "
                 "(norm(dim=1)).",
             ),
