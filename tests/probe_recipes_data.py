@@ -1,0 +1,10 @@
+"""Probe recipes for the data callables: valid arguments and the role of each parameter.
+
+``ROLES`` adds bad values for roles the kit lacks; ``RECIPES`` maps a callable's home
+(``module.name``) to (valid arguments, {parameter: role}), as in test_probe.
+"""
+
+from __future__ import annotations
+
+ROLES: dict = {}
+RECIPES: dict = {}
