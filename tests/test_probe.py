@@ -691,6 +691,8 @@ SKIP = {
             "tracks.mode.splits.Splits",
         )
     },
+    **probe_recipes_data.SKIPS,
+    **probe_recipes_tracks.SKIPS,
 }
 """Public callables without a recipe, each for a stated reason; the validators themselves
 (``failure_modes.utils.validation``) are property-tested in test_validation and test_hardening."""
