@@ -227,7 +227,7 @@ def stage_predictions(w: Workload, setup: Setup, fraction: float, seed: int, dev
             if setup.one_at_a_time:
                 _predict_one_at_a_time(model, x[:n], device)
             else:
-                predict(model, (x[:n], y[:n]), device=device)
+                predict(model, (x[:n], y[:n]))
     how = "one image at a time" if setup.one_at_a_time else "in batches of 1,000"
     return f"4 x {len(w.test):,} test images, {how}"
 
@@ -284,7 +284,7 @@ def _denoise_one_at_a_time(model: torch.nn.Module, noisy: torch.Tensor, device) 
 def stage_denoiser_evaluation(w: Workload, setup: Setup, fraction: float, seed: int, device) -> str:
     s = setup.settings
     for _ in range(3):
-        model = UNet(depth=s["DENOISER_DEPTH"], num_fmaps=s["DENOISER_FMAPS"])
+        model = UNet(depth=s["DENOISER_DEPTH"], num_fmaps=s["DENOISER_FMAPS"]).to(device)
         if setup.one_at_a_time:
             for dataset in w.denoiser_test.values():
                 clean = image_tensors(dataset)
@@ -298,9 +298,7 @@ def stage_denoiser_evaluation(w: Workload, setup: Setup, fraction: float, seed: 
                 name: image_tensors(d)[: _share(len(d), fraction)]
                 for name, d in w.denoiser_test.items()
             }
-            evaluate_denoiser(
-                model, subsets, std=s["NOISE_LEVEL"], seed=s["EVAL_SEED"], device=device
-            )
+            evaluate_denoiser(model, subsets, std=s["NOISE_LEVEL"], seed=s["EVAL_SEED"])
     total = sum(len(d) for d in w.denoiser_test.values())
     how = "one image at a time" if setup.one_at_a_time else "in batches of 1,000"
     return f"3 denoisers x {total:,} test images, {how}"

@@ -32,7 +32,7 @@ def run(n_images: int, device: str) -> dict:
     """Time batched and one-at-a-time counterfactuals for the first ``n_images`` mistakes."""
     model = load_reference_model().to(device)
     test = reference_splits()["test"]
-    mistakes = misclassified(model, test, device=device)[:n_images]
+    mistakes = misclassified(model, test)[:n_images]
     inputs, _ = to_tensors(test)
     images = inputs[mistakes.index].to(device)
     targets = torch.as_tensor(mistakes.true, device=device)

@@ -105,7 +105,7 @@ print("accuracy of the reference model per split:", reference_metadata()["accura
 # %%
 test = splits["test"]
 names = test.classes
-mistakes = misclassified(model, test, device="cpu")
+mistakes = misclassified(model, test)
 print(mistakes)
 
 # %%

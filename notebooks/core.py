@@ -408,7 +408,7 @@ print(f"mean loss over the first epoch: clean {early_clean:.3f}, tainted {early_
 models = {"clean": model_clean, "tainted": model_tainted}
 test_sets = {"clean": test, "tainted": tainted_test}
 predictions = {
-    (model_name, test_name): predict(models[model_name], test_sets[test_name], device=device)
+    (model_name, test_name): predict(models[model_name], test_sets[test_name])
     for model_name in models
     for test_name in test_sets
 }
@@ -824,7 +824,7 @@ def show_denoiser(name, n=6):
     for domain, dataset in eval_sets.items():
         clean = image_tensors(dataset)[:n]
         noisy = add_noise(clean, std=NOISE_LEVEL, generator=torch.Generator().manual_seed(SEED))
-        rows[domain] = (clean, noisy, denoise(denoisers[name], noisy, device=device))
+        rows[domain] = (clean, noisy, denoise(denoisers[name], noisy))
     return plot_denoising(rows, n=n)
 
 
@@ -835,7 +835,6 @@ def score(name):
         eval_sets,
         std=NOISE_LEVEL,
         seed=EVAL_SEED,
-        device=device,
     )
 
 
@@ -999,8 +998,8 @@ for key, artifact in [("dot on every digit", Pixel()), ("grid on every digit", g
     inputs, targets = inputs[:BONUS_IMAGES], targets[:BONUS_IMAGES]
     maps = attribute(bonus_model, inputs, targets, baselines=black, n_steps=IG_STEPS)
     bonus[key] = {
-        "accuracy with": accuracy(*predict(bonus_model, bonus_test, device=device)),
-        "accuracy without": accuracy(*predict(bonus_model, test, device=device)),
+        "accuracy with": accuracy(*predict(bonus_model, bonus_test)),
+        "accuracy without": accuracy(*predict(bonus_model, test)),
         "artifact mass": artifact_mass(maps, artifact.mask(28, 28)).mean().item(),
         "chance level": artifact.mask(28, 28).float().mean().item(),
     }

@@ -58,8 +58,8 @@ class _Named(torch.utils.data.Dataset):
 
 def test_misclassified_lists_exactly_the_wrong_predictions(model, images):
     y = torch.tensor([0, 1, 2, 3, 0])
-    mistakes = misclassified(model, (images, y), device="cpu")
-    proba, _ = predict_proba(model, (images, y), device="cpu")
+    mistakes = misclassified(model, (images, y))
+    proba, _ = predict_proba(model, (images, y))
     wrong = np.flatnonzero(proba.argmax(axis=1) != y.numpy())
     np.testing.assert_array_equal(mistakes.index, wrong)
     np.testing.assert_array_equal(mistakes.predicted, proba.argmax(axis=1)[wrong])
@@ -74,7 +74,7 @@ def test_misclassified_lists_exactly_the_wrong_predictions(model, images):
 def test_class_names_come_from_the_dataset_through_subsets(model, make_dataset):
     dataset = make_dataset(n_per_class=3, labels=range(4), size=SIZE)
     dataset.classes = _Named.classes
-    mistakes = misclassified(model, Subset(dataset, list(range(0, 12, 2))), device="cpu")
+    mistakes = misclassified(model, Subset(dataset, list(range(0, 12, 2))))
     assert mistakes.class_names == tuple(_Named.classes)
     assert mistakes.total == 6
     text = mistakes.to_text()
@@ -104,7 +104,7 @@ def test_mistakes_select_like_arrays_and_print_a_readable_table():
 def test_a_perfect_model_has_no_mistakes(model, images):
     with torch.no_grad():
         predicted = model(images).argmax(dim=1)
-    mistakes = misclassified(model, (images, predicted), device="cpu")
+    mistakes = misclassified(model, (images, predicted))
     assert len(mistakes) == 0 and mistakes.pairs() == []
     assert mistakes.to_text().startswith("0 mistakes out of 5 items")
 

@@ -110,7 +110,7 @@ class _Spy(nn.Module):
 def test_denoise_runs_in_batches_without_gradients():
     model = _Spy(nn.Conv2d(1, 1, 3, padding=1))
     images = _images(n=7)
-    out = denoise(model, images, batch_size=3, device="cpu")
+    out = denoise(model, images, batch_size=3)
     assert model.batch_sizes == [3, 3, 1]
     assert out.shape == images.shape and not out.requires_grad
     with torch.no_grad():

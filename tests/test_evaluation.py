@@ -44,7 +44,7 @@ def test_predict_runs_in_batches_and_matches_one_forward_pass(n, batch_size):
     torch.manual_seed(0)
     x, y = _data(n)
     model = _Spy(DenseModel(input_shape=(6, 6), num_classes=3, hidden_sizes=(8,)))
-    pred, true = predict(model, (x, y), batch_size=batch_size, device="cpu")
+    pred, true = predict(model, (x, y), batch_size=batch_size)
     assert len(model.batch_sizes) == math.ceil(n / batch_size)
     assert max(model.batch_sizes) == min(batch_size, n)
     with torch.no_grad():

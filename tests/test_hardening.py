@@ -198,6 +198,9 @@ def test_an_unavailable_device_is_refused_with_our_message():
     with pytest.raises(ValueError, match="device 'cuda' is not available"):
         pick_device("cuda")
     with pytest.raises(ValueError, match="device 'cuda' is not available"):
-        predict(
-            SmallCNN(), (torch.rand(2, 1, 28, 28), torch.zeros(2, dtype=torch.long)), device="cuda"
+        train_classifier(
+            SmallCNN(),
+            (torch.rand(2, 1, 28, 28), torch.zeros(2, dtype=torch.long)),
+            device="cuda",
+            progress=False,
         )

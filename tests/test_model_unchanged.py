@@ -17,7 +17,7 @@ import failure_modes.evaluation as evaluation
 from failure_modes.attribution import attribute, compare_methods
 from failure_modes.counterfactual import counterfactual
 from failure_modes.tracks.mode import label_accuracy, layer_features
-from failure_modes.utils.devices import evaluating, model_on
+from failure_modes.utils.devices import evaluating
 
 N, SIDE, CLASSES = 6, 6, 3
 
@@ -108,7 +108,6 @@ CALLS: dict[str, tuple[Callable[[], nn.Module], Callable[[nn.Module], object]]] 
         _denoiser,
         lambda m: denoising.evaluate_denoiser(m, {"test": _images()}),
     ),
-    "model_on": (_model, lambda m: model_on(m, None)(_images())),
 }
 
 
@@ -144,17 +143,3 @@ def test_evaluating_restores_every_flag_even_on_error():
         assert net is model and not any(m.training for m in model.modules())
         raise Boom
     assert [m.training for m in model.modules()] == flags
-
-
-def test_evaluating_elsewhere_uses_a_copy_and_never_moves_the_model():
-    model = _model()
-    with evaluating(model, "meta") as net:
-        assert net is not model and next(net.parameters()).device.type == "meta"
-        assert not net.training
-    assert next(model.parameters()).device.type == "cpu" and model.training
-
-
-def test_model_on_returns_an_eval_model_as_it_is():
-    model = _model().eval()
-    assert model_on(model, None) is model
-    assert model_on(model, "cpu") is model

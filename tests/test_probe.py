@@ -64,11 +64,11 @@ import failure_modes
 R = {
     "failure_modes.models.evaluation.predict": (
         lambda: dict(model=_model(), dataset=(_images(), _labels())),
-        {"model": "model", "dataset": "pair", "device": "device", "batch_size": "count"},
+        {"model": "model", "dataset": "pair", "batch_size": "count"},
     ),
     "failure_modes.models.evaluation.predict_proba": (
         lambda: dict(model=_model(), dataset=(_images(), _labels())),
-        {"model": "model", "dataset": "pair", "device": "device", "batch_size": "count"},
+        {"model": "model", "dataset": "pair", "batch_size": "count"},
     ),
     "failure_modes.models.evaluation.accuracy": (
         lambda: dict(predictions=_labels(), targets=_labels()),
@@ -102,7 +102,7 @@ R = {
     ),
     "failure_modes.models.denoising.denoise": (
         lambda: dict(model=nn.Conv2d(1, 1, 3, padding=1), images=_images()),
-        {"images": "images", "model": "model", "device": "device", "batch_size": "count"},
+        {"images": "images", "model": "model", "batch_size": "count"},
     ),
     "failure_modes.models.denoising.add_noise": (
         lambda: dict(images=_images()),
@@ -199,7 +199,7 @@ R = {
     ),
     "failure_modes.tracks.mode.diagnosis.label_accuracy": (
         lambda: dict(model=_model(), data=(_images(), _labels()), num_classes=CLASSES),
-        {"model": "model", "data": "pair", "num_classes": "count", "device": "device"},
+        {"model": "model", "data": "pair", "num_classes": "count"},
     ),
     "failure_modes.tracks.mode.selection.random_inputs": (
         lambda: dict(pool=(_images(), _labels()), size=2, seed=0),
@@ -222,7 +222,7 @@ R = {
     ),
     "failure_modes.models.denoising.evaluate_denoiser": (
         lambda: dict(model=nn.Conv2d(1, 1, 3, padding=1), datasets={"test": _images()}),
-        {"model": "model", "device": "device", "batch_size": "count"},
+        {"model": "model", "batch_size": "count"},
     ),
     "failure_modes.data.taint.taint_images": (
         lambda: dict(
@@ -305,7 +305,7 @@ R = {
     ),
     "failure_modes.explain.mistakes.misclassified": (
         lambda: dict(model=_model(), dataset=(_images(), _labels())),
-        {"model": "model", "dataset": "pair", "device": "device", "batch_size": "count"},
+        {"model": "model", "dataset": "pair", "batch_size": "count"},
     ),
     "failure_modes.explain.randomization.parameter_layers": (
         lambda: dict(model=_model()),
@@ -511,10 +511,6 @@ R = {
         lambda: dict(seed=0),
         {"seed": "seed"},
     ),
-    "failure_modes.utils.devices.model_on": (
-        lambda: dict(model=_model(), device=None),
-        {"model": "model", "device": "device"},
-    ),
     "failure_modes.data.sources.describe": (
         lambda: dict(dataset=_Mnistish()),
         {"dataset": "anything"},  # describes any dataset (a Subset, a ConcatDataset, tensors)
@@ -560,7 +556,7 @@ R = {
             corruption=_lazy("failure_modes.data.corruptions.Pixel")()(row=1, col=1),
             label=1,
         ),
-        {"model": "model", "dataset": "dataset", "label": "label", "device": "device"},
+        {"model": "model", "dataset": "dataset", "label": "label"},
     ),
     "failure_modes.tracks.clever_hans.zoo.zoo": (lambda: {}, {}),
     "failure_modes.tracks.mode.layers.saturation_layer": (
@@ -830,3 +826,33 @@ def test_probe_finds_no_silent_acceptance_no_mutation_and_no_hang(capsys):
     assert not mutating, mutating
     assert not silent, silent
     assert counts["hang"] == 0
+
+
+BUILDS_OR_TRAINS = {
+    "failure_modes.models.training.train_classifier",
+    "failure_modes.models.training.train_denoiser",
+    "failure_modes.models.reference.train_reference",
+    "failure_modes.tracks.clever_hans.zoo.train_dense",
+    "failure_modes.tracks.mode.splits.train_starting_model",
+}
+"""The only callables that take ``device=``: they build or train a model, so they place it."""
+DEVICE_TOOLS = {
+    "failure_modes.utils.devices.check_device",
+    "failure_modes.utils.devices.pick_device",
+    "failure_modes.utils.validation.check_targets",  # puts the checked labels beside the inputs
+}
+
+
+def test_only_functions_that_build_or_train_a_model_take_a_device():
+    """One device rule: everything else computes where the model is and never moves it."""
+    taking = {
+        name for name, function in _public_callables().items() if "device" in _parameters(function)
+    }
+    assert taking - DEVICE_TOOLS == BUILDS_OR_TRAINS
+
+
+def _parameters(function: Callable) -> set[str]:
+    try:
+        return set(inspect.signature(function).parameters)
+    except (TypeError, ValueError):  # builtins and typing aliases have no signature
+        return set()

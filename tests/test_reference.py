@@ -82,7 +82,7 @@ def test_shipped_checkpoint_matches_its_record(splits):
     model = models.load_reference_model(retrain_if_missing=False)
     assert isinstance(model, models.SmallCNN) and not model.training
     # The recorded accuracy is the model's, and the model really makes mistakes.
-    measured = accuracy(*predict(model, splits["test"], device="cpu"))
+    measured = accuracy(*predict(model, splits["test"]))
     assert measured == pytest.approx(record["accuracy"]["test"], abs=1e-4)
     assert 0.88 <= measured <= 0.93
     assert record["split_sizes"] == {"train": 50_000, "validation": 10_000, "test": 10_000}

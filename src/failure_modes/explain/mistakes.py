@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import torch
 from torch import nn
 
 from failure_modes.models.evaluation import predict_proba
@@ -134,7 +133,6 @@ def misclassified(
     dataset: object,
     *,
     batch_size: int = 1000,
-    device: str | torch.device | None = None,
 ) -> Mistakes:
     """The items of ``dataset`` that ``model`` gets wrong, with labels and confidences.
 
@@ -147,8 +145,6 @@ def misclassified(
         ``classes`` attribute (followed through ``Subset``), else the labels are numbered.
     batch_size : int, default 1000
         Images per forward pass.
-    device : str or torch.device, optional
-        Default :func:`failure_modes.models.training.pick_device`.
 
     Returns
     -------
@@ -161,7 +157,7 @@ def misclassified(
     >>> mistakes.pairs()[:3]  # doctest: +SKIP
     [('Shirt', 'T-shirt/top', 152), ...]
     """
-    proba, true = predict_proba(model, dataset, batch_size=batch_size, device=device)
+    proba, true = predict_proba(model, dataset, batch_size=batch_size)
     predicted = proba.argmax(axis=1)
     wrong = np.flatnonzero(predicted != true)
     return Mistakes(

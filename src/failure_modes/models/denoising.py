@@ -88,16 +88,15 @@ def denoise(
     images: torch.Tensor,
     *,
     batch_size: int = 1000,
-    device: str | torch.device | None = None,
 ) -> torch.Tensor:
     """Apply ``model`` to ``images`` in batches (eval mode) and return the outputs on the CPU.
 
-    ``device=None`` computes where the model is; the model given is never moved.
+    Computed where the model is; the model given is never moved.
     """
     check_positive_int(batch_size, "batch_size")
     images = check_float_batch(images, "images", ndim=4)
-    with evaluating(model, device) as net:
-        device = device_of(net)
+    device = device_of(model)
+    with evaluating(model) as net:
         outputs = [net(batch.to(device)).cpu() for batch in images.split(batch_size)]
     return torch.cat(outputs)
 
@@ -109,7 +108,6 @@ def evaluate_denoiser(
     std: float = NOISE_STD,
     seed: int = 0,
     batch_size: int = 1000,
-    device: str | torch.device | None = None,
 ) -> dict[str, dict[str, float]]:
     """Mean PSNR of noisy inputs and of the denoised outputs, for each named dataset.
 
@@ -125,7 +123,7 @@ def evaluate_denoiser(
     for name, dataset in datasets.items():
         clean = image_tensors(dataset)
         noisy = add_noise(clean, std=std, generator=torch.Generator().manual_seed(seed))
-        denoised = denoise(model, noisy, batch_size=batch_size, device=device)
+        denoised = denoise(model, noisy, batch_size=batch_size)
         results[name] = {
             "noisy": psnr(noisy, clean).mean().item(),
             "denoised": psnr(denoised, clean).mean().item(),

@@ -19,7 +19,6 @@ def predict_proba(
     dataset: object,
     *,
     batch_size: int = 1000,
-    device: str | torch.device | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Softmax probabilities of ``model`` on every item of ``dataset``, in batches.
 
@@ -31,8 +30,8 @@ def predict_proba(
     check_positive_int(batch_size, "batch_size")
     inputs, targets = classification_tensors(dataset)
     check_non_empty(inputs, "dataset")
-    with evaluating(model, device) as net:
-        device = device_of(net)
+    device = device_of(model)  # computed where the model is; it is never moved
+    with evaluating(model) as net:
         chunks = [net(batch.to(device)).softmax(dim=1).cpu() for batch in inputs.split(batch_size)]
     return torch.cat(chunks).numpy(), targets.numpy()
 
@@ -42,7 +41,6 @@ def predict(
     dataset: object,
     *,
     batch_size: int = 1000,
-    device: str | torch.device | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Predicted and true labels of every item of ``dataset``, computed in batches.
 
@@ -54,14 +52,12 @@ def predict(
         As accepted by :func:`failure_modes.models.training.train_classifier`.
     batch_size : int, default 1000
         Images per forward pass (never one at a time).
-    device : str or torch.device, optional
-        Where to compute; default: where the model is (the model given is never moved).
 
     Returns
     -------
     predictions, targets : ndarray of shape (N,)
     """
-    proba, targets = predict_proba(model, dataset, batch_size=batch_size, device=device)
+    proba, targets = predict_proba(model, dataset, batch_size=batch_size)
     return proba.argmax(axis=1), targets
 
 

@@ -128,7 +128,7 @@ def metadata_path(path: str | os.PathLike) -> Path:
 
 
 def _accuracy(model: torch.nn.Module, dataset: object) -> float:
-    predictions, targets = predict(model, dataset, device=next(model.parameters()).device)
+    predictions, targets = predict(model, dataset)
     return accuracy(predictions, targets)
 
 

@@ -15,7 +15,7 @@ from tqdm.auto import tqdm
 
 from failure_modes.data.tensors import classification_tensors, image_tensors
 from failure_modes.models.denoising import NOISE_STD, add_noise
-from failure_modes.utils.devices import device_of, model_on, pick_device
+from failure_modes.utils.devices import device_of, pick_device
 from failure_modes.utils.seeding import seed_everything
 from failure_modes.utils.validation import check_model, check_non_empty, check_positive_int
 
@@ -23,7 +23,6 @@ __all__ = [
     "seed_everything",
     "pick_device",
     "device_of",
-    "model_on",
     "classification_tensors",
     "image_tensors",
     "train_classifier",

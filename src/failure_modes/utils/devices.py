@@ -1,20 +1,19 @@
 """Devices: pick one that exists, find where a model lives, evaluate without changing the model.
 
-One device rule: compute where the model is; ``device=`` is taken where a model is built or
-trained (and by the evaluation helpers that copy a model elsewhere); a device this machine does
-not have is refused with our message, not torch's driver error.
+One device rule: compute where the model is; ``device=`` is taken only where a model is built or
+trained (move a model with ``model.to(device)`` before computing with it elsewhere); a device this
+machine does not have is refused with our message, not torch's driver error.
 """
 
 from __future__ import annotations
 
 import contextlib
-import copy
 from collections.abc import Iterator
 
 import torch
 from torch import nn
 
-__all__ = ["check_device", "device_of", "evaluating", "model_on", "pick_device"]
+__all__ = ["check_device", "device_of", "evaluating", "pick_device"]
 
 
 def _available(device: torch.device) -> bool:
@@ -80,17 +79,12 @@ def device_of(model: nn.Module) -> torch.device:
     return parameter.device if parameter is not None else torch.device("cpu")
 
 
-def _in_eval(model: nn.Module) -> bool:
-    return not any(module.training for module in model.modules())
-
-
 @contextlib.contextmanager
-def evaluating(model: nn.Module, device: str | torch.device | None = None) -> Iterator[nn.Module]:
-    """The model in eval mode on ``device`` for the block; the caller's model comes back as it was.
+def evaluating(model: nn.Module) -> Iterator[nn.Module]:
+    """The model in eval mode for the block; the caller's model comes back as it was.
 
-    With ``device=None`` (or the model's own device) the model itself is used: it is put in
-    eval mode and every submodule gets its own training flag back when the block ends, on every
-    path, exceptions included. Another device gets a copy, so the model given is never moved.
+    The model itself is used (no copy): it is put in eval mode and every submodule gets its own
+    training flag back when the block ends, on every path, exceptions included.
 
     Examples
     --------
@@ -99,10 +93,6 @@ def evaluating(model: nn.Module, device: str | torch.device | None = None) -> It
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}.")
-    target = None if device is None else check_device(device)
-    if target is not None and target != device_of(model):
-        yield copy.deepcopy(model).to(target).eval()
-        return
     flags = [(module, module.training) for module in model.modules()]
     model.eval()
     try:
@@ -110,18 +100,3 @@ def evaluating(model: nn.Module, device: str | torch.device | None = None) -> It
     finally:
         for module, flag in flags:
             module.training = flag
-
-
-def model_on(model: nn.Module, device: str | torch.device | None) -> nn.Module:
-    """``model`` in eval mode on ``device``, without changing the model given.
-
-    A model already wholly in eval mode on that device comes back as it is; otherwise a copy
-    does (so the caller's train/eval flags and device stay theirs). ``device=None`` keeps the
-    model's device. Prefer :func:`evaluating`, which never copies.
-    """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}.")
-    target = device_of(model) if device is None else check_device(device)
-    if target == device_of(model) and _in_eval(model):
-        return model
-    return copy.deepcopy(model).to(target).eval()

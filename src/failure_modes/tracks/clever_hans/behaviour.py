@@ -42,7 +42,6 @@ def behavioural_test(
     *,
     threshold: float = FLIP_THRESHOLD,
     batch_size: int = 1000,
-    device: str | torch.device | None = None,
 ) -> dict[str, Any]:
     """Add ``label``'s artifact to every image of the other classes: does the prediction follow?
 
@@ -60,8 +59,6 @@ def behavioural_test(
         Flag the artifact when at least this share of images switch to ``label``.
     batch_size : int, default 1000
         Images per forward pass.
-    device : str or torch.device, optional
-        Where to predict.
 
     Returns
     -------
@@ -82,8 +79,8 @@ def behavioural_test(
     if not others:
         raise ValueError(f"dataset holds only label {label}; the test needs other classes.")
     stamped = taint_dataset(dataset, dict.fromkeys(others, corruption))
-    before = predict(model, dataset, batch_size=batch_size, device=device)[0]
-    after = predict(model, stamped, batch_size=batch_size, device=device)[0]
+    before = predict(model, dataset, batch_size=batch_size)[0]
+    after = predict(model, stamped, batch_size=batch_size)[0]
     true = targets.numpy()
     other = true != label
     candidates = other & (before != label)

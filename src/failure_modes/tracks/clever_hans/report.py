@@ -48,7 +48,6 @@ def shortcut_report(
     baselines: float | None = None,
     threshold: float = FLIP_THRESHOLD,
     batch_size: int = 1000,
-    device: str | torch.device | None = None,
     progress: bool = True,
 ) -> pd.DataFrame:
     """One row per tainted label: did the model take that shortcut, by behaviour and by maps?
@@ -75,8 +74,6 @@ def shortcut_report(
         Of the behavioural test.
     batch_size : int, default 1000
         Images per forward pass.
-    device : str or torch.device, optional
-        Where to predict.
     progress : bool, default True
         Show a progress bar over the labels.
 
@@ -99,8 +96,8 @@ def shortcut_report(
     check_labels_present(corruptions.keys(), torch.as_tensor(clean_test.targets))
     if baselines is None:
         baselines = black_baseline(clean_test)
-    clean_pred = predict(model, clean_test, batch_size=batch_size, device=device)[0]
-    tainted_pred = predict(model, tainted_test, batch_size=batch_size, device=device)[0]
+    clean_pred = predict(model, clean_test, batch_size=batch_size)[0]
+    tainted_pred = predict(model, tainted_test, batch_size=batch_size)[0]
     inputs, _ = classification_tensors(tainted_test)
     rows = []
     for label, corruption in tqdm(
@@ -122,7 +119,6 @@ def shortcut_report(
             label,
             threshold=threshold,
             batch_size=batch_size,
-            device=device,
         )
         mask = corruption.mask(*clean_test.data.shape[-2:])
         share = float(chance_level(mask))

@@ -7,7 +7,6 @@ from collections.abc import Iterable, Sequence
 from typing import Literal
 
 import numpy as np
-import torch
 from torch import nn
 
 from failure_modes.models.evaluation import per_class_accuracy, predict
@@ -25,7 +24,6 @@ def label_accuracy(
     *,
     num_classes: int = 10,
     batch_size: int = 1000,
-    device: str | torch.device | None = None,
 ) -> np.ndarray:
     """Accuracy of ``model`` on each label of ``data`` (NaN for a label with no input).
 
@@ -33,7 +31,7 @@ def label_accuracy(
     -------
     ndarray of shape (num_classes,)
     """
-    pred, true = predict(model, check_data(data, "data"), batch_size=batch_size, device=device)
+    pred, true = predict(model, check_data(data, "data"), batch_size=batch_size)
     return per_class_accuracy(pred, true, num_classes)
 
 

@@ -141,7 +141,7 @@ def probe_layers(
             head, (features, y_train), epochs=epochs, lr=lr, batch_size=batch_size,
             seed=seed, device="cpu", progress=False,
         )  # fmt: skip
-        pred, true = predict(head, (layer_features(model, layer, x_val), y_val), device="cpu")
+        pred, true = predict(head, (layer_features(model, layer, x_val), y_val))
         probes.append(Probe(layer, pred, float((pred == true).mean())))
     return probes
 
