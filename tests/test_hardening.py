@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
@@ -95,6 +96,29 @@ def test_check_same_length_refuses_exactly_unequal_lengths(a, b):
     else:
         with pytest.raises(ValueError, match=rf"x and y must have one entry per item, got {a}"):
             v.check_same_length([0] * a, [0] * b, "x", "y")
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.one_of(st.none(), st.integers(), st.floats(allow_nan=False)))
+def test_check_same_length_refuses_what_has_no_items_naming_it(value):
+    with pytest.raises(TypeError, match=r"^x must be a sequence, array or tensor"):
+        v.check_same_length(value, [0], "x", "y")
+    with pytest.raises(TypeError, match=r"^y must be a sequence"):
+        v.check_same_length([0], np.asarray(value), "x", "y")
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.integers(-(2**62), 2**62))
+def test_check_seed_keeps_every_whole_number(seed):
+    assert v.check_seed(seed) == seed
+    assert v.check_seed(np.int64(seed)) == seed
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.one_of(st.floats(), st.booleans(), st.none(), st.text(max_size=3)))
+def test_check_seed_refuses_everything_that_is_not_a_whole_number(value):
+    with pytest.raises(TypeError, match=r"^seed must be an int, got .*such as 0"):
+        v.check_seed(value)
 
 
 def test_check_non_empty_and_float_batch():

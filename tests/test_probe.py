@@ -692,7 +692,7 @@ SKIP = {
 }
 """Public callables without a recipe, each for a stated reason; the validators themselves
 (``failure_modes.utils.validation``) are property-tested in test_validation and test_hardening."""
-VALIDATORS = "failure_modes.utils.validation."
+VALIDATORS = ("failure_modes.utils.validation.", "failure_modes.utils.scalars.")
 
 
 def _public_callables() -> dict[str, Callable]:

@@ -52,8 +52,9 @@ from failure_modes.utils.devices import evaluating
 from failure_modes.utils.validation import (
     as_tensor,
     check_choice,
-    check_finite,
+    check_float_batch,
     check_index,
+    check_model,
     check_number,
     check_positive_int,
     check_same_device,
@@ -171,21 +172,9 @@ class CounterfactualResult:
 
 def _check_inputs(inputs: object) -> torch.Tensor:
     inputs = as_tensor(inputs, "inputs")
-    if not inputs.is_floating_point():
-        raise TypeError(
-            f"inputs must be a float tensor prepared as the model expects, got dtype "
-            f"{inputs.dtype}."
-        )
-    if inputs.ndim == 3:
+    if inputs.ndim == 3:  # one image [C, H, W]
         inputs = inputs.unsqueeze(0)
-    if inputs.ndim != 4:
-        raise ValueError(
-            f"inputs must have shape [C, H, W] (one image) or [N, C, H, W], got "
-            f"{tuple(inputs.shape)}."
-        )
-    if len(inputs) == 0:
-        raise ValueError("inputs is an empty batch.")
-    return check_finite(inputs, "inputs")
+    return check_float_batch(inputs, "inputs", ndim=4)
 
 
 def _pixel_space(
@@ -296,8 +285,7 @@ def counterfactual(
     >>> result.success.float().mean(), result.l1.median()  # doctest: +SKIP
     """
     started = time.perf_counter()
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}.")
+    check_model(model)
     check_choice(distance, DISTANCES, "distance")
     weight = check_number(weight, "weight", low=0.0, high=_LARGEST)
     lr = check_number(lr, "lr", low=_SMALLEST_STEP, high=_LARGEST)

@@ -8,7 +8,12 @@ from torch import nn
 
 from failure_modes.data.tensors import classification_tensors
 from failure_modes.utils.devices import device_of, evaluating
-from failure_modes.utils.validation import check_non_empty, check_positive_int, check_targets
+from failure_modes.utils.validation import (
+    check_non_empty,
+    check_positive_int,
+    check_same_length,
+    check_targets,
+)
 
 __all__ = ["predict", "predict_proba", "accuracy", "per_class_accuracy", "confusion"]
 
@@ -65,11 +70,7 @@ def _check_labels(
     predictions: object, targets: object, num_classes: int | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     predictions, targets = np.asarray(predictions), np.asarray(targets)
-    if predictions.shape != targets.shape or predictions.ndim != 1:
-        raise ValueError(
-            "predictions and targets must be 1-D arrays of equal length, got shapes "
-            f"{predictions.shape} and {targets.shape}."
-        )
+    check_same_length(predictions, targets, "predictions", "targets")
     n = len(predictions)
     return (
         check_targets(predictions, n, "predictions", num_classes=num_classes).numpy(),
@@ -87,11 +88,6 @@ def confusion(predictions: np.ndarray, targets: np.ndarray, num_classes: int = 1
     """Confusion matrix of counts: rows are true labels, columns predicted labels."""
     check_positive_int(num_classes, "num_classes")
     predictions, targets = _check_labels(predictions, targets, num_classes)
-    if len(predictions) and (
-        min(predictions.min(), targets.min()) < 0
-        or max(predictions.max(), targets.max()) >= num_classes
-    ):
-        raise ValueError(f"labels must lie in 0..{num_classes - 1}.")
     return np.bincount(targets * num_classes + predictions, minlength=num_classes**2).reshape(
         num_classes, num_classes
     )

@@ -9,16 +9,9 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
+from failure_modes.utils.validation import check_seed
+
 __all__ = ["seed_everything", "seeded"]
-
-
-def _check_seed(seed: object) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise TypeError(
-            f"seed must be an int, got {type(seed).__name__} {seed!r}; pass a whole number "
-            "such as 0."
-        )
-    return int(seed)
 
 
 def seed_everything(seed: int) -> torch.Generator:
@@ -28,7 +21,7 @@ def seed_everything(seed: int) -> torch.Generator:
     right after the same ``seed_everything(seed)`` call and they start from identical weights.
     Library code uses :func:`seeded` instead, which leaves the caller's state as it was.
     """
-    seed = _check_seed(seed)
+    seed = check_seed(seed)
     random.seed(seed)
     np.random.seed(seed % 2**32)  # noqa: NPY002 - seeding the global state is the point
     torch.manual_seed(seed)
@@ -44,7 +37,7 @@ def seeded(seed: int) -> Iterator[None]:
     its generators are seeded and restored too (a model on the GPU draws from them), so the
     same block gives the same weights there as well.
     """
-    seed = _check_seed(seed)
+    seed = check_seed(seed)
     # Only devices already initialised hold a state to restore; torch.manual_seed would seed
     # every CUDA device, restored or not, so the generators are seeded one by one instead.
     cuda = list(range(torch.cuda.device_count())) if torch.cuda.is_initialized() else []

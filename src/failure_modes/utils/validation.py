@@ -6,11 +6,24 @@ message that names the argument, says what was expected and what came, and how t
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 
 import numpy as np
 import torch
+
+from failure_modes.utils.scalars import (
+    check_amplitude,
+    check_choice,
+    check_fraction,
+    check_grey_level,
+    check_index,
+    check_number,
+    check_open_unit,
+    check_positive_int,
+    check_probability,
+    check_seed,
+    describe,
+)
 
 __all__ = [
     "check_uint8_images",
@@ -24,6 +37,7 @@ __all__ = [
     "check_positive_int",
     "check_index",
     "check_number",
+    "check_seed",
     "check_same_device",
     "check_finite",
     "check_float_batch",
@@ -41,14 +55,6 @@ __all__ = [
 ]
 
 
-def _describe(value: object) -> str:
-    if isinstance(value, torch.Tensor):
-        return f"a torch.Tensor of dtype {value.dtype} and shape {tuple(value.shape)}"
-    if isinstance(value, np.ndarray):
-        return f"a numpy array of dtype {value.dtype} and shape {value.shape}"
-    return f"{type(value).__name__} {value!r}"[:200]
-
-
 def as_tensor(value: object, name: str) -> torch.Tensor:
     """Return ``value`` as a tensor (numpy arrays are wrapped, not copied).
 
@@ -61,7 +67,7 @@ def as_tensor(value: object, name: str) -> torch.Tensor:
         return value
     if isinstance(value, np.ndarray):
         return torch.from_numpy(value)
-    raise TypeError(f"{name} must be a torch.Tensor or numpy array, got {_describe(value)}.")
+    raise TypeError(f"{name} must be a torch.Tensor or numpy array, got {describe(value)}.")
 
 
 def check_uint8_images(images: object, name: str = "images") -> torch.Tensor:
@@ -77,12 +83,12 @@ def check_uint8_images(images: object, name: str = "images") -> torch.Tensor:
     tensor = as_tensor(images, name)
     if tensor.dtype != torch.uint8:
         raise TypeError(
-            f"{name} must have dtype uint8 (pixel values 0..255), got {_describe(images)}. "
+            f"{name} must have dtype uint8 (pixel values 0..255), got {describe(images)}. "
             "Use dataset.data (raw uint8) rather than normalised float tensors."
         )
     if tensor.ndim != 3:
         raise ValueError(
-            f"{name} must have shape [N, H, W], got {_describe(images)}. "
+            f"{name} must have shape [N, H, W], got {describe(images)}. "
             "For a single image use images[None]."
         )
     return tensor
@@ -105,11 +111,11 @@ def check_mask(
     """
     tensor = as_tensor(mask, name)
     if tensor.dtype != torch.bool:
-        raise TypeError(f"{name} must be a boolean mask, got {_describe(mask)}.")
+        raise TypeError(f"{name} must be a boolean mask, got {describe(mask)}.")
     if tensor.ndim not in (2, 3) or tuple(tensor.shape[-2:]) != tuple(shape):
         raise ValueError(
             f"{name} must have shape [H, W] or [N, H, W] with H, W = {tuple(shape)}, "
-            f"got {_describe(mask)}."
+            f"got {describe(mask)}."
         )
     if not allow_empty and not bool(tensor.any()):
         raise ValueError(f"{name} covers no pixel; an artifact mask must select at least one.")
@@ -159,12 +165,12 @@ def check_targets(
     if isinstance(value, bool) or (
         isinstance(value, (list, tuple)) and any(isinstance(v, bool) for v in value)
     ):
-        raise TypeError(f"{name} must hold integer class labels, got {_describe(value)}.")
+        raise TypeError(f"{name} must hold integer class labels, got {describe(value)}.")
     try:
         labels = value if isinstance(value, torch.Tensor) else torch.as_tensor(np.asarray(value))
     except (TypeError, ValueError, RuntimeError) as error:
         raise TypeError(
-            f"{name} must be an int or a sequence of ints, got {_describe(value)}."
+            f"{name} must be an int or a sequence of ints, got {describe(value)}."
         ) from error
     if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
         raise TypeError(
@@ -209,66 +215,6 @@ def check_labels_present(
         )
 
 
-def check_fraction(value: float, name: str) -> float:
-    """Check that ``value`` lies in the half-open interval (0, 1]."""
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
-        raise TypeError(f"{name} must be a number in (0, 1], got {_describe(value)}.")
-    if not 0 < value <= 1:
-        raise ValueError(f"{name} must lie in (0, 1], got {value}.")
-    return float(value)
-
-
-def check_probability(value: float, name: str) -> float:
-    """Check that ``value`` lies in the closed interval [0, 1]."""
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
-        raise TypeError(f"{name} must be a number in [0, 1], got {_describe(value)}.")
-    if not 0 <= value <= 1:
-        raise ValueError(f"{name} must lie in [0, 1], got {value}.")
-    return float(value)
-
-
-def check_choice(value: str, choices: Iterable[str], name: str) -> str:
-    """Check that ``value`` is one of ``choices``; the message lists the known ones."""
-    known = list(choices)
-    if value not in known:
-        raise ValueError(f"Unknown {name} {value!r}; expected one of {known}.")
-    return value
-
-
-def check_positive_int(value: int, name: str) -> int:
-    """Check that ``value`` is an integer of at least 1."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be a positive integer, got {_describe(value)}.")
-    if value < 1:
-        raise ValueError(f"{name} must be at least 1, got {value}.")
-    return int(value)
-
-
-def check_index(value: int | None, name: str, *, optional: bool = False) -> int | None:
-    """Check that ``value`` is a non-negative integer (a pixel position); None if ``optional``."""
-    if value is None and optional:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        expected = "a non-negative integer" + (" or None" if optional else "")
-        raise TypeError(f"{name} must be {expected}, got {_describe(value)}.")
-    if value < 0:
-        raise ValueError(f"{name} must be non-negative, got {value}.")
-    return int(value)
-
-
-def check_number(
-    value: float, name: str, *, low: float = -math.inf, high: float = math.inf
-) -> float:
-    """Check that ``value`` is a real number in the closed interval [``low``, ``high``]."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a number, got {_describe(value)}.")
-    if math.isnan(value):
-        raise ValueError(f"{name} must be a number, got NaN.")
-    if not low <= value <= high:
-        raise ValueError(f"{name} must lie in [{low}, {high}], got {value}.")
-    return float(value)
-
-
 def check_same_device(model: torch.nn.Module, inputs: torch.Tensor, name: str = "inputs") -> None:
     """Raise ``ValueError`` if ``inputs`` live on another device than ``model``'s parameters."""
     check_model(model)
@@ -283,7 +229,7 @@ def check_same_device(model: torch.nn.Module, inputs: torch.Tensor, name: str = 
 def check_model(model: object, name: str = "model") -> torch.nn.Module:
     """Raise ``TypeError`` unless ``model`` is a ``torch.nn.Module``."""
     if not isinstance(model, torch.nn.Module):
-        raise TypeError(f"{name} must be a torch.nn.Module (a network), got {_describe(model)}.")
+        raise TypeError(f"{name} must be a torch.nn.Module (a network), got {describe(model)}.")
     return model
 
 
@@ -311,7 +257,7 @@ def check_finite(value: object, name: str) -> torch.Tensor:
             bad = int((~finite).sum())
             raise ValueError(
                 f"{name} must be finite, got {bad} NaN or infinite value(s) in "
-                f"{_describe(tensor)}; find where they came from (a division by zero, a "
+                f"{describe(tensor)}; find where they came from (a division by zero, a "
                 "log of 0) or drop those items."
             )
     return tensor
@@ -329,11 +275,23 @@ def check_non_empty(value: object, name: str) -> object:
 
 
 def check_same_length(a: object, b: object, name_a: str, name_b: str) -> None:
-    """Raise ``ValueError`` if ``a`` and ``b`` hold different numbers of items."""
-    if len(a) != len(b):  # type: ignore[arg-type]
+    """Raise ``ValueError`` if ``a`` and ``b`` hold different numbers of items.
+
+    ``TypeError`` if either holds no items at all (None, a number, a 0-d array).
+    """
+    lengths = []
+    for value, name in ((a, name_a), (b, name_b)):
+        try:
+            lengths.append(len(value))  # type: ignore[arg-type]
+        except TypeError as error:
+            raise TypeError(
+                f"{name} must be a sequence, array or tensor with one entry per item, got "
+                f"{describe(value)}."
+            ) from error
+    if lengths[0] != lengths[1]:
         raise ValueError(
-            f"{name_a} and {name_b} must have one entry per item, got {len(a)} and "  # type: ignore[arg-type]
-            f"{len(b)}; take both from the same dataset or index them alike."  # type: ignore[arg-type]
+            f"{name_a} and {name_b} must have one entry per item, got {lengths[0]} and "
+            f"{lengths[1]}; take both from the same dataset or index them alike."
         )
 
 
@@ -356,13 +314,13 @@ def check_float_batch(
             if tensor.dtype == torch.uint8
             else ""
         )
-        raise TypeError(f"{name} must be a float tensor, got {_describe(value)}{hint}.")
+        raise TypeError(f"{name} must be a float tensor, got {describe(value)}{hint}.")
     dims = (ndim,) if isinstance(ndim, int) else ndim
     if dims is not None and tensor.ndim not in dims:
         shape = {2: "[N, D]", 3: "[N, H, W]", 4: "[N, C, H, W]"}
         expected = " or ".join(shape.get(d, f"{d}-D") for d in dims)
         raise ValueError(
-            f"{name} must have shape {expected}, got {_describe(value)}; a single image needs "
+            f"{name} must have shape {expected}, got {describe(value)}; a single image needs "
             "a batch axis (image[None])."
         )
     if tensor.ndim and len(tensor) == 0:
@@ -383,7 +341,7 @@ def check_unit_interval(value: object, name: str = "images") -> torch.Tensor:
     tensor = as_tensor(value, name)
     if not tensor.is_floating_point():
         raise TypeError(
-            f"{name} must be float pixels in [0, 1], got {_describe(value)}; for uint8 images "
+            f"{name} must be float pixels in [0, 1], got {describe(value)}; for uint8 images "
             "use images.float() / 255."
         )
     check_finite(tensor, name)
@@ -396,34 +354,6 @@ def check_unit_interval(value: object, name: str = "images") -> torch.Tensor:
                 "0..255 pixels divided by 255."
             )
     return tensor
-
-
-def check_open_unit(value: float, name: str) -> float:
-    """Check that ``value`` lies strictly between 0 and 1 and return it as a float.
-
-    Thresholds of exactly 0 or 1 would make every label buggy or none, so both ends are out.
-    """
-    value = check_number(value, name)
-    if not 0 < value < 1:
-        raise ValueError(f"{name} must lie strictly between 0 and 1, got {value}.")
-    return value
-
-
-def check_grey_level(value: int, name: str = "value") -> int:
-    """Check that ``value`` is an integer grey level in 0..255 (the colour an artifact paints)."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an integer in 0..255, got {value!r}.")
-    if not 0 <= value <= 255:
-        raise ValueError(f"{name} must be an integer in 0..255, got {value!r}.")
-    return int(value)
-
-
-def check_amplitude(amplitude: float, name: str = "amplitude") -> float:
-    """Check that ``amplitude`` (grey levels an artifact adds) lies in (0, 255]."""
-    amplitude = check_number(amplitude, name)
-    if not 0 < amplitude <= 255:
-        raise ValueError(f"{name} must lie in (0, 255], got {amplitude}.")
-    return amplitude
 
 
 def check_flags(value: object, name: str = "is_error", length: int | None = None) -> np.ndarray:
