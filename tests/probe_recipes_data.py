@@ -22,15 +22,16 @@ from probe_kit import TMP, _idx_file, _lazy
 ROLES: dict = {
     # A destination: a missing folder is made, so only the type and the empty string are wrong.
     "output_path": {"none": lambda: None, "wrong_type": lambda: 3.5, "empty": lambda: ""},
-    # None means the default (the shipped checkpoint); a missing file is the mistake.
+    # None means the default (the shipped checkpoint, which no probe may overwrite); a missing
+    # folder is made.
+    "output_or_default": {"wrong_type": lambda: 3.5, "empty": lambda: ""},
+    # None means the default (the shipped checkpoint, the current folder); a missing path is
+    # the mistake.
     "path_or_default": {
         "missing": lambda: str(TMP / "missing" / "file"),
         "wrong_type": lambda: 3.5,
         "empty": lambda: "",
     },
-    # None means the default (the shipped checkpoint, which no probe may overwrite); a missing
-    # folder is made.
-    "output_or_default": {"wrong_type": lambda: 3.5, "empty": lambda: ""},
     # None means the default data folder; a missing folder is made and filled (a download).
     "root": {"wrong_type": lambda: 3.5, "empty": lambda: ""},
     # A folder whose absence is itself the answer (a problem in words, or no record).
@@ -82,7 +83,8 @@ def _mnist() -> str:
 
 
 def _raw() -> str:
-    return str(TMP / "data" / "MNIST" / "raw") if _mnist() else ""
+    _root()
+    return str(TMP / "data" / "MNIST" / "raw")
 
 
 def _checkpoint() -> str:
