@@ -77,10 +77,10 @@ def check_path(
         raise ValueError(f"{name} is the empty string; pass the file or folder it should name.")
     result = Path(path)
     if exists and not _KINDS[kind](result):
-        what = {"file": "an existing file", "folder": "an existing folder"}.get(kind, "a path")
+        what = "an existing " + {"any": "file or folder"}.get(kind, kind)
         found = "a folder" if result.is_dir() else "a file" if result.exists() else "nothing"
         raise MissingPathError(
-            f"{name} must be {what} that exists, got {str(result)!r}, where there is {found}; "
+            f"{name} must be {what}, got {str(result)!r}, where there is {found}; "
             "check the spelling and the current folder, or create it first."
         )
     return result
