@@ -24,6 +24,7 @@ from torchvision import datasets
 
 from failure_modes.data.idx import write_idx
 from failure_modes.data.provenance import RAW_FILES
+from failure_modes.utils.checks import check_instance
 from failure_modes.utils.files import copy_atomic
 
 __all__ = ["DatasetSpec", "DATASETS", "DEBIAN_FASHION_DIR", "DOWNLOAD_TIMEOUT", "fetchers"]
@@ -145,4 +146,5 @@ _OFFLINE: dict[str, Callable[[DatasetSpec, Path], str]] = {
 
 def fetchers(spec: DatasetSpec) -> list[tuple[str, Callable[[DatasetSpec, Path], str]]]:
     """``(name, fetch)`` for each source of ``spec``'s files, in the order to try them."""
+    check_instance(spec, DatasetSpec, "spec", "a DatasetSpec such as DATASETS['MNIST']")
     return [("download", _from_download), (spec.offline, _OFFLINE[spec.offline])]

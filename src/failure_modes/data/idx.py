@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from failure_modes.utils.checks import check_path
 from failure_modes.utils.files import atomic_write
 from failure_modes.utils.validation import check_index, check_not_none
 
@@ -58,10 +59,11 @@ def write_idx(path: str | os.PathLike, array: np.ndarray) -> Path:
     Raises
     ------
     TypeError
-        If ``array`` is not uint8.
+        If ``array`` is not uint8, or ``path`` is not a str or os.PathLike.
     ValueError
         If it has more than 255 dimensions or a dimension of 2**32 or more.
     """
+    path = check_path(path, "path")
     array = np.asarray(array)
     if array.dtype != np.uint8:
         raise TypeError(
@@ -70,7 +72,6 @@ def write_idx(path: str | os.PathLike, array: np.ndarray) -> Path:
         )
     if array.ndim > 255 or any(d >= 2**32 for d in array.shape):
         raise ValueError(f"array shape {array.shape} does not fit an IDX header.")
-    path = Path(path)
     header = bytes([0, 0, _UINT8, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
 
     def write(temporary: Path) -> None:
@@ -111,10 +112,13 @@ def read_idx_shape(path: str | os.PathLike) -> tuple[int, ...]:
 
     Raises
     ------
+    TypeError
+        If ``path`` is not a str or os.PathLike.
     ValueError
-        If the header is not a uint8 IDX header.
+        If the header is not a uint8 IDX header, or there is no file at ``path``
+        (:class:`~failure_modes.utils.checks.MissingPathError`, also a ``FileNotFoundError``).
     """
-    path = Path(path)
+    path = check_path(path, "path", exists=True)
     with open(path, "rb") as handle:
         head = handle.read(4)
         if len(head) == 4:
@@ -137,11 +141,15 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
 
     Raises
     ------
+    TypeError
+        If ``path`` is not a str or os.PathLike.
     ValueError
         If the magic number or dtype is wrong, or the payload size differs from the header's
-        (a truncated or padded file); the message names the file.
+        (a truncated or padded file); the message names the file. Also when there is no file
+        at ``path`` (:class:`~failure_modes.utils.checks.MissingPathError`, also a
+        ``FileNotFoundError``).
     """
-    path = Path(path)
+    path = check_path(path, "path", exists=True)
     raw = path.read_bytes()
     shape = _parse_header(path, raw)
     expected = idx_nbytes(shape)

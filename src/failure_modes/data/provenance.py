@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 
 from failure_modes.data.idx import idx_nbytes, read_idx, read_idx_shape
+from failure_modes.utils.checks import check_flag, check_instance, check_path
 from failure_modes.utils.files import sha256_file
 
 __all__ = [
@@ -39,7 +40,11 @@ RAW_FILES = {
 
 
 def layout_problem(raw: Path) -> str | None:
-    """Why the four raw files do not form a dataset (None if they do); reads headers only."""
+    """Why the four raw files do not form a dataset (None if they do); reads headers only.
+
+    A missing ``raw`` folder is an answer (its files are missing), not an error.
+    """
+    raw = check_path(raw, "raw")
     for split, (images, labels) in RAW_FILES.items():
         shapes = []
         for name in (images, labels):
@@ -110,6 +115,8 @@ def provenance_problem(raw: Path, record: dict, *, hashes: bool) -> str | None:
     The sha256 is checked when ``hashes`` is True, and also whenever a file's modification
     time differs from the one recorded (a file rewritten with the same size).
     """
+    raw = check_path(raw, "raw", exists=True, kind="folder")
+    hashes = check_flag(hashes, "hashes")
     problem = malformed_problem(record)
     if problem is not None:
         return problem
@@ -156,6 +163,8 @@ def unknown_hashes(raw: Path, known: set[str]) -> str | None:
 
 
 def read_provenance(folder: Path) -> dict | None:
+    """The record in ``folder``'s provenance file, or None if it is missing or unreadable."""
+    folder = check_path(folder, "folder")
     try:
         record = json.loads((folder / PROVENANCE).read_text())
     except (OSError, ValueError):
@@ -165,6 +174,8 @@ def read_provenance(folder: Path) -> dict | None:
 
 def valid_record(folder: Path, *, hashes: bool) -> tuple[dict | None, str | None]:
     """The provenance record if the files are intact, else ``(None, why)``."""
+    folder = check_path(folder, "folder")
+    hashes = check_flag(hashes, "hashes")
     raw = folder / "raw"
     problem = layout_problem(raw)
     if problem is not None:
@@ -180,6 +191,15 @@ def valid_record(folder: Path, *, hashes: bool) -> tuple[dict | None, str | None
 
 
 def make_record(name: str, folder: Path, source: str, detail: str, tried: list[str]) -> dict:
+    """The provenance record of the intact raw files in ``folder`` (sizes, hashes, times).
+
+    ``source`` names where they came from, ``detail`` says it in words, ``tried`` lists the
+    sources that failed first.
+    """
+    for value, label in ((name, "name"), (source, "source"), (detail, "detail")):
+        check_instance(value, str, label, "a str")
+    check_instance(tried, list, "tried", "a list of str (the sources that failed first)")
+    folder = check_path(folder, "folder", exists=True, kind="folder")
     raw = folder / "raw"
     files = {
         name: {"bytes": (raw / name).stat().st_size, "sha256": sha256_file(raw / name)}
@@ -202,6 +222,7 @@ def make_record(name: str, folder: Path, source: str, detail: str, tried: list[s
 
 def labels_problem(raw: Path) -> str | None:
     """Why a label file holds a label outside 0..9 (None if none does)."""
+    raw = check_path(raw, "raw", exists=True, kind="folder")
     for _, labels in RAW_FILES.values():
         values = read_idx(raw / labels)
         if values.size and values.max() > 9:

@@ -35,9 +35,10 @@ from failure_modes.data.provenance import (
     valid_record,
     with_mtimes,
 )
+from failure_modes.utils.checks import check_flag, check_path
 from failure_modes.utils.files import write_json_atomic
 from failure_modes.utils.paths import checkout_root
-from failure_modes.utils.validation import check_choice, check_not_none
+from failure_modes.utils.validation import check_choice, check_non_empty, check_not_none
 
 try:  # POSIX file locks; on Windows atomic renames alone protect readers
     import fcntl
@@ -84,7 +85,7 @@ def data_root(root: str | os.PathLike | None = None) -> Path:
         advanced track find the same files), else ``~/.cache/failure-modes``.
     """
     if root is not None:
-        return Path(root).expanduser().resolve()
+        return check_path(root, "root").expanduser().resolve()
     env = os.environ.get(ENV_VAR)
     if env:
         return Path(env).expanduser().resolve()
@@ -198,11 +199,19 @@ def prepare(
     DataUnavailableError
         If no source works; the message lists each source, why it failed, and the fix.
     """
+    download = check_flag(download, "download")
     if names is None:
         names = list(DATASETS)
     elif isinstance(names, str):
         names = [names]
-    names = [check_choice(name, DATASETS, "names") for name in names]
+    elif not isinstance(names, Iterable):
+        raise TypeError(
+            f"names must be a dataset name or a list of them (among {list(DATASETS)}), got "
+            f"{type(names).__name__} {names!r}."
+        )
+    names = [
+        check_choice(name, DATASETS, "names") for name in check_non_empty(list(names), "names")
+    ]
     base = data_root(root)
     return {name: _prepare_one(DATASETS[name], base, download) for name in names}
 
@@ -225,8 +234,9 @@ def _ready(spec: DatasetSpec, root: Path) -> dict:
 
 
 def _load(name: str, train: bool, root, raw: bool, report: bool) -> Dataset:
-    if not isinstance(train, bool):
-        raise TypeError(f"train must be True or False, got {type(train).__name__} {train!r}.")
+    train = check_flag(train, "train")
+    raw = check_flag(raw, "raw")
+    report = check_flag(report, "report")
     spec = DATASETS[name]
     base = data_root(root)
     record = _ready(spec, base)

@@ -33,9 +33,15 @@ from failure_modes.data.sources import load_fashion_mnist
 from failure_modes.models.evaluation import accuracy, predict
 from failure_modes.models.nets import SmallCNN
 from failure_modes.models.training import train_classifier
+from failure_modes.utils.checks import MissingPathError, check_flag, check_path
 from failure_modes.utils.files import atomic_write, sha256_file, write_text_atomic
 from failure_modes.utils.seeding import seeded
-from failure_modes.utils.validation import check_not_none, check_positive_int, check_targets
+from failure_modes.utils.validation import (
+    check_not_none,
+    check_number,
+    check_positive_int,
+    check_targets,
+)
 
 __all__ = [
     "CHECKPOINT",
@@ -124,7 +130,7 @@ def reference_splits(root: str | os.PathLike | None = None) -> dict[str, Dataset
 
 def metadata_path(path: str | os.PathLike) -> Path:
     """The JSON file that records a checkpoint's hash and provenance (same name, ``.json``)."""
-    return Path(path).with_suffix(".json")
+    return check_path(path, "path").with_suffix(".json")
 
 
 def _accuracy(model: torch.nn.Module, dataset: object) -> float:
@@ -173,8 +179,11 @@ def train_reference(
         The checkpoint written. The JSON beside it holds ``sha256``, ``seed``, ``epochs``,
         ``accuracy`` per split, the torch version and the date.
     """
-
-    path = Path(path) if path is not None else CHECKPOINT
+    path = check_path(path, "path") if path is not None else CHECKPOINT
+    check_positive_int(epochs, "epochs")
+    check_positive_int(batch_size, "batch_size")
+    check_number(lr, "lr")
+    check_flag(progress, "progress")
     splits = reference_splits(root)
     with seeded(seed):
         model = SmallCNN()
@@ -237,17 +246,21 @@ def load_reference_model(
 
     Raises
     ------
+    TypeError
+        If ``path`` is not a path or ``retrain_if_missing`` not a bool.
     FileNotFoundError
-        If the checkpoint is missing and ``retrain_if_missing`` is false.
+        If the checkpoint is missing and ``retrain_if_missing`` is false
+        (:class:`~failure_modes.utils.checks.MissingPathError`, also a ``ValueError``).
     ValueError
         If the metadata is missing or the file's SHA-256 differs from the recorded one; the
         message names the command that rebuilds it.
     """
-    path = Path(path) if path is not None else CHECKPOINT
+    path = check_path(path, "path") if path is not None else CHECKPOINT
+    retrain_if_missing = check_flag(retrain_if_missing, "retrain_if_missing")
     if not path.exists():
         if not retrain_if_missing:
-            raise FileNotFoundError(
-                f"Reference checkpoint {path} not found. Build it with: {REBUILD_COMMAND}"
+            raise MissingPathError(
+                f"path: reference checkpoint {path} not found. Build it with: {REBUILD_COMMAND}"
             )
         train_reference(path)
     record_file = metadata_path(path)
@@ -274,6 +287,29 @@ def load_reference_model(
 
 
 def reference_metadata(path: str | os.PathLike | None = None) -> dict[str, Any]:
-    """The recorded metadata of a reference checkpoint (seed, epochs, accuracies, hash...)."""
-    path = Path(path) if path is not None else CHECKPOINT
-    return json.loads(metadata_path(path).read_text())
+    """The recorded metadata of a reference checkpoint (seed, epochs, accuracies, hash...).
+
+    Parameters
+    ----------
+    path : path, optional
+        The checkpoint (default :data:`CHECKPOINT`); its metadata is :func:`metadata_path`.
+
+    Returns
+    -------
+    dict
+        The JSON record written by :func:`train_reference`.
+
+    Raises
+    ------
+    MissingPathError
+        If there is no metadata file beside ``path`` (a ``FileNotFoundError`` and a
+        ``ValueError``); the message names the command that rebuilds it.
+    """
+    path = check_path(path, "path") if path is not None else CHECKPOINT
+    record_file = metadata_path(path)
+    if not record_file.is_file():
+        raise MissingPathError(
+            f"path {str(path)!r} has no metadata: {record_file} does not exist. Rebuild the "
+            f"checkpoint and its record with: {REBUILD_COMMAND}"
+        )
+    return json.loads(record_file.read_text())

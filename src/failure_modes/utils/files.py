@@ -16,6 +16,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from failure_modes.utils.checks import (
+    check_binary_stream,
+    check_callable,
+    check_instance,
+    check_path,
+)
+
 __all__ = ["atomic_write", "copy_atomic", "sha256_file", "write_json_atomic", "write_text_atomic"]
 
 
@@ -34,7 +41,8 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], Any]) -> Path:
     Path
         ``path``. An existing file keeps its permission bits; a new one is readable by all.
     """
-    path = Path(path)
+    path = check_path(path, "path")
+    check_callable(write, "write", "a function that writes the whole file at the path it is given")
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(handle)
@@ -51,6 +59,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], Any]) -> Path:
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
     """Write UTF-8 ``text`` (``\\n`` line endings) to ``path`` atomically."""
+    check_instance(text, str, "text", "a str (it is written as UTF-8)")
 
     def write(temporary: Path) -> None:
         with open(temporary, "w", encoding="utf-8", newline="\n") as stream:
@@ -60,12 +69,27 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
 
 
 def write_json_atomic(path: str | os.PathLike, record: Any) -> Path:
-    """Write ``record`` as indented, key-sorted JSON to ``path`` atomically."""
-    return write_text_atomic(path, json.dumps(record, indent=2, sort_keys=True) + "\n")
+    """Write ``record`` as indented, key-sorted JSON to ``path`` atomically.
+
+    Raises
+    ------
+    TypeError
+        If ``record`` holds something JSON cannot store (a tensor, a set, an object); convert
+        it first (``.tolist()``, ``float(...)``).
+    """
+    try:
+        text = json.dumps(record, indent=2, sort_keys=True) + "\n"
+    except TypeError as error:
+        raise TypeError(
+            f"record must be JSON-serialisable (dicts, lists, str, numbers, bools, None): "
+            f"{error}; convert tensors with .tolist() and numbers with float(...)."
+        ) from error
+    return write_text_atomic(path, text)
 
 
 def copy_atomic(source: BinaryIO, path: str | os.PathLike) -> Path:
     """Copy an open binary stream (a file, a gzip stream) to ``path`` atomically."""
+    check_binary_stream(source, "source")
 
     def write(temporary: Path) -> None:
         with open(temporary, "wb") as out:
@@ -76,6 +100,7 @@ def copy_atomic(source: BinaryIO, path: str | os.PathLike) -> Path:
 
 def sha256_file(path: str | os.PathLike) -> str:
     """SHA-256 hex digest of a file's bytes, read in 1 MiB blocks."""
+    path = check_path(path, "path", exists=True)
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):

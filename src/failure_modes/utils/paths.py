@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from failure_modes.utils.checks import check_path
+
 __all__ = ["PACKAGE_DIR", "checkout_root", "find_root"]
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
@@ -22,8 +24,8 @@ def find_root(start: Path | None = None) -> Path:
     Parameters
     ----------
     start : Path or None
-        Folder to search upwards from; the current working directory when None. The folders
-        above this module (an editable install) are tried next.
+        An existing folder to search upwards from; the current working directory when None.
+        The folders above this module (an editable install) are tried next.
 
     Returns
     -------
@@ -32,10 +34,13 @@ def find_root(start: Path | None = None) -> Path:
 
     Raises
     ------
+    TypeError
+        If ``start`` is neither None nor a path.
     FileNotFoundError
-        When no such folder exists above ``start`` nor above the package.
+        When no such folder exists above ``start`` nor above the package, or ``start`` is
+        not an existing folder (:class:`~failure_modes.utils.checks.MissingPathError`).
     """
-    here = Path.cwd() if start is None else Path(start)
+    here = Path.cwd() if start is None else check_path(start, "start", exists=True, kind="folder")
     candidates = [here.resolve(), *here.resolve().parents, *PACKAGE_DIR.parents]
     for folder in candidates:
         if (folder / "pyproject.toml").is_file() and (folder / "notebooks").is_dir():
