@@ -116,7 +116,7 @@ _P, _S, _F, _R, _U = (
     "failure_modes.data.sources.",
     "failure_modes.utils.files.",
     "failure_modes.models.reference.",
-    "failure_modes.utils.checks.",
+    "failure_modes.utils.arguments.",
 )
 
 RECIPES: dict = {
@@ -202,7 +202,7 @@ RECIPES: dict = {
         lambda: dict(start=str(_lazy("failure_modes.utils.paths.PACKAGE_DIR")())),
         {"start": "path_or_default"},
     ),
-    # The shared checks of failure_modes.utils.checks (property-tested in test_checks).
+    # The shared checks of failure_modes.utils.arguments (property-tested in test_checks).
     _U + "check_path": (lambda: dict(path=_idx_file(), exists=True), {"path": "path"}),
     _U + "check_flag": (lambda: dict(value=True, name="value"), {"value": "flag"}),
     _U + "check_instance": (

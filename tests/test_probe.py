@@ -11,9 +11,9 @@ naming the argument), ``deep`` (an error raised inside torch/numpy/captum), ``si
 (accepted), ``hang`` (over the time limit). The test asserts silent 0, mutating 0 and hangs 0
 and prints the counts, each deep error, and the callables without a recipe yet.
 
-The deep errors left are Python's own for a path argument (``FileNotFoundError`` naming the
-missing file; ``TypeError: expected str, bytes or os.PathLike object, not NoneType``): each says
-what was expected and what came, which is all a boundary check would add.
+No deep error is left: path arguments are checked by ``check_path`` (a missing file is our
+``MissingPathError``, both a ``FileNotFoundError`` and a ``ValueError``). Recipes live here and in
+``probe_recipes_data`` / ``probe_recipes_tracks``; the fakes and the bad values in ``probe_kit``.
 """
 
 from __future__ import annotations

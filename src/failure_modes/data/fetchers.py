@@ -24,8 +24,8 @@ from torchvision import datasets
 
 from failure_modes.data.idx import write_idx
 from failure_modes.data.provenance import RAW_FILES
-from failure_modes.utils.checks import check_instance
 from failure_modes.utils.files import copy_atomic
+from failure_modes.utils.validation import check_instance
 
 __all__ = ["DatasetSpec", "DATASETS", "DEBIAN_FASHION_DIR", "DOWNLOAD_TIMEOUT", "fetchers"]
 

@@ -14,9 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from failure_modes.utils.checks import check_path
 from failure_modes.utils.files import atomic_write
-from failure_modes.utils.validation import check_index, check_not_none
+from failure_modes.utils.validation import check_index, check_not_none, check_path
 
 __all__ = ["write_idx", "read_idx", "read_idx_shape", "idx_nbytes"]
 
@@ -116,7 +115,7 @@ def read_idx_shape(path: str | os.PathLike) -> tuple[int, ...]:
         If ``path`` is not a str or os.PathLike.
     ValueError
         If the header is not a uint8 IDX header, or there is no file at ``path``
-        (:class:`~failure_modes.utils.checks.MissingPathError`, also a ``FileNotFoundError``).
+        (:class:`~failure_modes.utils.arguments.MissingPathError`, also a ``FileNotFoundError``).
     """
     path = check_path(path, "path", exists=True)
     with open(path, "rb") as handle:
@@ -146,7 +145,7 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     ValueError
         If the magic number or dtype is wrong, or the payload size differs from the header's
         (a truncated or padded file); the message names the file. Also when there is no file
-        at ``path`` (:class:`~failure_modes.utils.checks.MissingPathError`, also a
+        at ``path`` (:class:`~failure_modes.utils.arguments.MissingPathError`, also a
         ``FileNotFoundError``).
     """
     path = check_path(path, "path", exists=True)

@@ -13,8 +13,8 @@ import json
 from pathlib import Path
 
 from failure_modes.data.idx import idx_nbytes, read_idx, read_idx_shape
-from failure_modes.utils.checks import check_flag, check_instance, check_path
 from failure_modes.utils.files import sha256_file
+from failure_modes.utils.validation import check_flag, check_instance, check_path
 
 __all__ = [
     "PROVENANCE",

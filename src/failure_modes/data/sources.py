@@ -35,10 +35,15 @@ from failure_modes.data.provenance import (
     valid_record,
     with_mtimes,
 )
-from failure_modes.utils.checks import check_flag, check_path
 from failure_modes.utils.files import write_json_atomic
 from failure_modes.utils.paths import checkout_root
-from failure_modes.utils.validation import check_choice, check_non_empty, check_not_none
+from failure_modes.utils.validation import (
+    check_choice,
+    check_flag,
+    check_non_empty,
+    check_not_none,
+    check_path,
+)
 
 try:  # POSIX file locks; on Windows atomic renames alone protect readers
     import fcntl

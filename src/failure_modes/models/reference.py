@@ -33,12 +33,14 @@ from failure_modes.data.sources import load_fashion_mnist
 from failure_modes.models.evaluation import accuracy, predict
 from failure_modes.models.nets import SmallCNN
 from failure_modes.models.training import train_classifier
-from failure_modes.utils.checks import MissingPathError, check_flag, check_path
 from failure_modes.utils.files import atomic_write, sha256_file, write_text_atomic
 from failure_modes.utils.seeding import seeded
 from failure_modes.utils.validation import (
+    MissingPathError,
+    check_flag,
     check_not_none,
     check_number,
+    check_path,
     check_positive_int,
     check_targets,
 )
@@ -250,7 +252,7 @@ def load_reference_model(
         If ``path`` is not a path or ``retrain_if_missing`` not a bool.
     FileNotFoundError
         If the checkpoint is missing and ``retrain_if_missing`` is false
-        (:class:`~failure_modes.utils.checks.MissingPathError`, also a ``ValueError``).
+        (:class:`~failure_modes.utils.arguments.MissingPathError`, also a ``ValueError``).
     ValueError
         If the metadata is missing or the file's SHA-256 differs from the recorded one; the
         message names the command that rebuilds it.

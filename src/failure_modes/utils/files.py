@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from failure_modes.utils.checks import (
+from failure_modes.utils.validation import (
     check_binary_stream,
     check_callable,
     check_instance,

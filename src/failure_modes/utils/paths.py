@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from failure_modes.utils.checks import check_path
+from failure_modes.utils.validation import check_path
 
 __all__ = ["PACKAGE_DIR", "checkout_root", "find_root"]
 
@@ -38,7 +38,7 @@ def find_root(start: Path | None = None) -> Path:
         If ``start`` is neither None nor a path.
     FileNotFoundError
         When no such folder exists above ``start`` nor above the package, or ``start`` is
-        not an existing folder (:class:`~failure_modes.utils.checks.MissingPathError`).
+        not an existing folder (:class:`~failure_modes.utils.arguments.MissingPathError`).
     """
     here = Path.cwd() if start is None else check_path(start, "start", exists=True, kind="folder")
     candidates = [here.resolve(), *here.resolve().parents, *PACKAGE_DIR.parents]

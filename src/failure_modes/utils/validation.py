@@ -1,4 +1,7 @@
-"""Checks shared by every public function: image batches, masks, labels, devices.
+"""Checks shared by every public function: image batches, masks, labels, datasets.
+
+The one place to import validators from: the scalar checks (:mod:`~failure_modes.utils.scalars`)
+and the path and plain-argument checks (:mod:`~failure_modes.utils.arguments`) are re-exported.
 
 Each helper raises ``TypeError`` for a wrong type and ``ValueError`` for a wrong value, with a
 message that names the argument, says what was expected and what came, and how to fix it.
@@ -11,6 +14,14 @@ from collections.abc import Iterable
 import numpy as np
 import torch
 
+from failure_modes.utils.arguments import (
+    MissingPathError,
+    check_binary_stream,
+    check_callable,
+    check_flag,
+    check_instance,
+    check_path,
+)
 from failure_modes.utils.scalars import (
     check_amplitude,
     check_choice,
@@ -26,6 +37,12 @@ from failure_modes.utils.scalars import (
 )
 
 __all__ = [
+    "MissingPathError",
+    "check_path",
+    "check_flag",
+    "check_instance",
+    "check_callable",
+    "check_binary_stream",
     "check_uint8_images",
     "check_mask",
     "check_same_shape",

@@ -1,8 +1,8 @@
-"""Shared checks for paths, flags and plain arguments (types, callables, binary streams).
+"""Checks of non-numeric arguments: paths, flags, types, callables, binary streams.
 
-The continuation of :mod:`failure_modes.utils.validation` (which has reached the module size
-limit), under the same rules: ``TypeError`` for a wrong type, ``ValueError`` for a wrong value,
-each message naming the argument, what was expected, what came, and how to fix it.
+Re-exported by :mod:`failure_modes.utils.validation`, the one place callers import validators
+from; the same rules: ``TypeError`` for a wrong type, ``ValueError`` for a wrong value, each
+message naming the argument, what was expected, what came, and how to fix it.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from failure_modes.utils.validation import _describe
+from failure_modes.utils.scalars import describe
 
 __all__ = [
     "MissingPathError",
@@ -71,7 +71,7 @@ def check_path(
     if not isinstance(path, (str, os.PathLike)) or isinstance(os.fspath(path), bytes):
         raise TypeError(
             f"{name} must be a path (str or os.PathLike such as pathlib.Path), got "
-            f"{_describe(path)}."
+            f"{describe(path)}."
         )
     if os.fspath(path) == "":
         raise ValueError(f"{name} is the empty string; pass the file or folder it should name.")
@@ -92,21 +92,21 @@ def check_flag(value: object, name: str) -> bool:
     A string is always truthy, so ``"no"`` would silently mean True.
     """
     if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be True or False, got {_describe(value)}.")
+        raise TypeError(f"{name} must be True or False, got {describe(value)}.")
     return bool(value)
 
 
 def check_instance(value: object, kind: type | tuple[type, ...], name: str, what: str) -> object:
     """Raise ``TypeError`` unless ``value`` is an instance of ``kind`` (``what`` in words)."""
     if not isinstance(value, kind):
-        raise TypeError(f"{name} must be {what}, got {_describe(value)}.")
+        raise TypeError(f"{name} must be {what}, got {describe(value)}.")
     return value
 
 
 def check_callable(value: object, name: str, what: str) -> object:
     """Raise ``TypeError`` unless ``value`` can be called (``what`` says what it must do)."""
     if not callable(value):
-        raise TypeError(f"{name} must be {what}, got {_describe(value)}.")
+        raise TypeError(f"{name} must be {what}, got {describe(value)}.")
     return value
 
 
@@ -115,6 +115,6 @@ def check_binary_stream(value: object, name: str = "source") -> object:
     if isinstance(value, io.TextIOBase) or not callable(getattr(value, "read", None)):
         raise TypeError(
             f"{name} must be an open binary stream (open(path, 'rb'), gzip.open, io.BytesIO), "
-            f"got {_describe(value)}; open text files with 'rb' and wrap bytes in io.BytesIO."
+            f"got {describe(value)}; open text files with 'rb' and wrap bytes in io.BytesIO."
         )
     return value

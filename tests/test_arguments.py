@@ -17,8 +17,8 @@ from failure_modes import data
 from failure_modes.data import idx, provenance
 from failure_modes.data.fetchers import DATASETS, fetchers
 from failure_modes.models import reference
-from failure_modes.utils import checks, files, paths
-from failure_modes.utils.checks import MissingPathError
+from failure_modes.utils import arguments, files, paths
+from failure_modes.utils.arguments import MissingPathError
 
 FOLDER = Path(tempfile.mkdtemp(prefix="checks-"))
 FILE = FOLDER / "a file"
@@ -32,26 +32,26 @@ NOT_PATHS = st.one_of(
 # --------------------------------------------------------------------------- check_path
 @given(st.text(min_size=1).filter(lambda text: "\x00" not in text))
 def test_any_non_empty_text_is_a_path_when_nothing_must_exist(text):
-    assert checks.check_path(text) == Path(text)
-    assert checks.check_path(Path(text)) == Path(text)
+    assert arguments.check_path(text) == Path(text)
+    assert arguments.check_path(Path(text)) == Path(text)
 
 
 @given(NOT_PATHS, NAMES)
 def test_what_is_not_a_path_is_a_type_error_naming_the_argument(value, name):
     with pytest.raises(TypeError, match=rf"{name} must be a path .*got {type(value).__name__}"):
-        checks.check_path(value, name)
+        arguments.check_path(value, name)
 
 
 def test_the_empty_string_is_refused_not_taken_for_the_current_folder():
     with pytest.raises(ValueError, match="start is the empty string"):
-        checks.check_path("", "start")
+        arguments.check_path("", "start")
 
 
 @given(NAMES, NAMES)
 def test_a_missing_path_is_refused_with_its_name_and_the_path(leaf, name):
     missing = FOLDER / "absent" / leaf
     with pytest.raises(MissingPathError, match=rf"{name} must be an existing file") as error:
-        checks.check_path(missing, name, exists=True)
+        arguments.check_path(missing, name, exists=True)
     assert str(missing) in str(error.value) and "there is nothing" in str(error.value)
     # Both a FileNotFoundError (for callers catching those) and a ValueError (a bad argument).
     assert isinstance(error.value, FileNotFoundError) and isinstance(error.value, ValueError)
@@ -70,56 +70,56 @@ def test_a_missing_path_is_refused_with_its_name_and_the_path(leaf, name):
 )
 def test_existence_is_checked_for_the_kind_asked(path, kind, ok):
     if ok:
-        assert checks.check_path(str(path), exists=True, kind=kind) == path
+        assert arguments.check_path(str(path), exists=True, kind=kind) == path
     else:
         with pytest.raises(MissingPathError, match="where there is a"):
-            checks.check_path(path, exists=True, kind=kind)
-    assert checks.check_path(path, kind=kind) == path  # a destination need not exist
+            arguments.check_path(path, exists=True, kind=kind)
+    assert arguments.check_path(path, kind=kind) == path  # a destination need not exist
 
 
 def test_an_unknown_kind_is_refused():
     with pytest.raises(ValueError, match="kind must be one of"):
-        checks.check_path(FILE, kind="link")
+        arguments.check_path(FILE, kind="link")
 
 
 # --------------------------------------------------------------------------- plain arguments
 @given(st.booleans())
 def test_booleans_are_flags(value):
-    assert checks.check_flag(value, "flag") is value
-    assert checks.check_flag(np.bool_(value), "flag") is value
+    assert arguments.check_flag(value, "flag") is value
+    assert arguments.check_flag(np.bool_(value), "flag") is value
 
 
 @given(st.one_of(st.none(), st.integers(), st.floats(), st.text(), st.lists(st.booleans())))
 def test_anything_else_is_not_a_flag(value):
     with pytest.raises(TypeError, match="hashes must be True or False"):
-        checks.check_flag(value, "hashes")
+        arguments.check_flag(value, "hashes")
 
 
 @given(st.one_of(st.integers(), st.text(), st.none(), st.lists(st.integers())))
 def test_check_instance_accepts_exactly_the_instances(value):
     if isinstance(value, str):
-        assert checks.check_instance(value, str, "name", "a str") is value
+        assert arguments.check_instance(value, str, "name", "a str") is value
     else:
         with pytest.raises(TypeError, match="name must be a str, got"):
-            checks.check_instance(value, str, "name", "a str")
+            arguments.check_instance(value, str, "name", "a str")
 
 
 @given(st.one_of(st.integers(), st.text(), st.none(), st.just(len), st.just(print)))
 def test_check_callable_accepts_exactly_the_callables(value):
     if callable(value):
-        assert checks.check_callable(value, "write", "a function") is value
+        assert arguments.check_callable(value, "write", "a function") is value
     else:
         with pytest.raises(TypeError, match="write must be a function"):
-            checks.check_callable(value, "write", "a function")
+            arguments.check_callable(value, "write", "a function")
 
 
 @given(st.binary())
 def test_binary_streams_are_accepted_and_text_or_bytes_refused(content):
     stream = io.BytesIO(content)
-    assert checks.check_binary_stream(stream) is stream
+    assert arguments.check_binary_stream(stream) is stream
     for value in (content, io.StringIO("text"), None):
         with pytest.raises(TypeError, match="source must be an open binary stream"):
-            checks.check_binary_stream(value)
+            arguments.check_binary_stream(value)
 
 
 # --------------------------------------------------------------------------- the boundaries
