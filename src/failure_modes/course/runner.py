@@ -59,7 +59,17 @@ def interpreter_kernel() -> str:
     name = f"failure-modes-{digest}"
     folder = _kernels_home() / "kernels" / name
     spec = {
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        # The kernel talks to us over loopback TCP; at its default log level every start
+        # prints ipykernel's "running over TCP without encryption" notice, noise in a local
+        # headless run. Errors still reach the terminal, and cell output is unaffected.
+        "argv": [
+            sys.executable,
+            "-m",
+            "ipykernel_launcher",
+            "-f",
+            "{connection_file}",
+            "--IPKernelApp.log_level=ERROR",
+        ],
         "display_name": f"Python ({sys.executable})",
         "language": "python",
         "metadata": {"debugger": False},
