@@ -83,7 +83,14 @@ def as_tensor(value: object, name: str) -> torch.Tensor:
     if isinstance(value, torch.Tensor):
         return value
     if isinstance(value, np.ndarray):
-        return torch.from_numpy(value)
+        try:
+            return torch.from_numpy(value)
+        except (TypeError, ValueError) as error:  # strings, objects, big-endian bytes
+            raise TypeError(
+                f"{name} must be a numpy array of numbers or booleans in native byte order, "
+                f"got {describe(value)}; convert it with np.asarray({name}, dtype=np.float32) "
+                "(or the integer dtype it holds)."
+            ) from error
     raise TypeError(f"{name} must be a torch.Tensor or numpy array, got {describe(value)}.")
 
 
