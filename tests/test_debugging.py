@@ -287,7 +287,7 @@ def test_heat_maps_of_an_empty_group_are_nan_and_left_out_of_the_reference():
     assert maps.reference.tolist() == [-2.0, -2.0]
     nothing_right = mode.heat_maps(features, [0, 0, 0], [1, 1, 0], label=1)
     assert nothing_right.reference.tolist() == [0.0, 0.0]  # label mean minus false negatives
-    with pytest.raises(ValueError, match="same length"):
+    with pytest.raises(ValueError, match="one entry per item"):
         mode.heat_maps(features, [1, 0], [1, 1, 0], label=1)
     with pytest.raises(ValueError, match="not present"):
         mode.heat_maps(features, [1, 0, 0], [1, 1, 0], label=7)
