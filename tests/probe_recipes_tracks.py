@@ -114,6 +114,7 @@ ROLES: dict = {
     },
     "model_map": {"none": lambda: None, "empty": lambda: {}, "not_module": lambda: {"a": None}},
     "method_list": {"none": lambda: None, "unknown": lambda: ["nope"]},  # () is no method
+    "baseline": {"nan": lambda: math.nan, "text": lambda: "black"},  # None: black_baseline
     "methods_or_default": {"unknown": lambda: ["nope"]},  # None: every method
     "alphas": {
         "none": lambda: None,
@@ -190,6 +191,7 @@ RECIPES: dict = {
             "corruptions": "corruption_map",
             "labels": "label_list",
             "methods": "methods_or_default",
+            "baselines": "baseline",
             "n_explain": "count",
         },
     ),
@@ -208,6 +210,7 @@ RECIPES: dict = {
             "corruptions": "corruption_map",
             "methods": "method_list",
             "n_explain": "count",
+            "baselines": "baseline",
             "threshold": "config_fraction",
             "batch_size": "count",
         },

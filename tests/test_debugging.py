@@ -311,6 +311,9 @@ def test_take_splits_without_touching_the_pool():
         mode.take(pool, [1, 1])
     with pytest.raises(ValueError, match="indices must lie"):
         mode.take(pool, [len(pool[1])])
+    with pytest.raises(TypeError, match="chosen must be integer positions"):
+        mode.take(pool, [0.5, 2.0], name="chosen")  # 0.5 is no position, not input 0
+    assert len(mode.take(pool, [])[0][1]) == 0
 
 
 def test_empty_pool_and_too_small_pool_are_rejected():

@@ -193,6 +193,7 @@ def explain_local(
         check_choice(name, METHODS, "methods")
     if baselines is None:
         baselines = black_baseline(tainted_test)
+    baselines = check_number(baselines, "baselines")
     comparisons, clean_comparisons, parts = {}, {}, []
     for label in tqdm(labels, desc="labels", disable=not progress, leave=False):
         inputs, _ = explain_inputs(tainted_test, label, n_explain)

@@ -38,6 +38,7 @@ from failure_modes.utils.validation import (
     check_model,
     check_non_empty,
     check_not_none,
+    check_number,
     check_positive_int,
     check_probability,
 )
@@ -111,6 +112,7 @@ def shortcut_report(
     check_labels_present(corruptions.keys(), torch.as_tensor(clean_test.targets))
     if baselines is None:
         baselines = black_baseline(clean_test)
+    baselines = check_number(baselines, "baselines")
     clean_pred = predict(model, clean_test, batch_size=batch_size, device=device)[0]
     tainted_pred = predict(model, tainted_test, batch_size=batch_size, device=device)[0]
     inputs, _ = classification_tensors(tainted_test)
