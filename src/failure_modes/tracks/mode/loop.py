@@ -102,6 +102,15 @@ class ModeConfig:
 def check_config(config: object) -> ModeConfig:
     """``config`` as a :class:`ModeConfig`: ``ModeConfig()`` for None, else it must be one.
 
+    Parameters
+    ----------
+    config : ModeConfig or None
+        The settings of a run.
+
+    Returns
+    -------
+    ModeConfig
+
     Raises
     ------
     TypeError

@@ -72,6 +72,13 @@ class Splits:
 def check_splits(splits: object, name: str = "splits") -> Splits:
     """Raise ``TypeError`` unless ``splits`` is a :class:`Splits` (from :func:`make_splits`).
 
+    Parameters
+    ----------
+    splits : Splits
+        The training set, pool and validation split.
+    name : str, default "splits"
+        The argument's name, for messages.
+
     Returns
     -------
     Splits
