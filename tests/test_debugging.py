@@ -212,6 +212,10 @@ def test_config_rejects_bad_settings():
         ModeConfig(mix=1.5)
     with pytest.raises(ValueError, match="lr"):
         ModeConfig(lr=0)
+    with pytest.raises(TypeError, match="lr"):
+        ModeConfig(lr=None)
+    with pytest.raises(TypeError, match="config must be a ModeConfig"):
+        mode.check_config({"size": 2})
 
 
 # --- layer targeting -----------------------------------------------------------------------
@@ -322,6 +326,10 @@ def test_empty_pool_and_too_small_pool_are_rejected():
         mode.random_inputs(empty, 5, seed=0)
     with pytest.raises(ValueError, match="pool holds 200 inputs but size=201"):
         mode.random_inputs(_pool(), 201, seed=0)
+    with pytest.raises(TypeError, match="seed must be an int"):
+        mode.random_inputs(_pool(), 5, seed=2.5)  # not truncated to seed 2
+    with pytest.raises(TypeError, match="seed must be an int"):
+        mode.select_inputs(_pool()[1], {1: "underfitting"}, size=5, seed=2.5)
     with pytest.raises(ValueError, match="pool holds 200 inputs but size=300"):
         mode.select_inputs(_pool()[1], {1: "underfitting"}, size=300)
 

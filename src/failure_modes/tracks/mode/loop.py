@@ -32,6 +32,7 @@ from failure_modes.utils.validation import (
     check_choice,
     check_model,
     check_non_empty,
+    check_number,
     check_positive_int,
     check_probability,
 )
@@ -95,7 +96,7 @@ class ModeConfig:
         check_probability(self.mix, "mix")
         for name in ("size", "iterations", "epochs", "batch_size"):
             check_positive_int(getattr(self, name), name)
-        if not self.lr > 0:
+        if not check_number(self.lr, "lr") > 0:
             raise ValueError(f"lr must be positive, got {self.lr}.")
 
 

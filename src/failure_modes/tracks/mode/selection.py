@@ -10,6 +10,7 @@ import torch
 from failure_modes.tracks.mode.diagnosis import Diagnosis
 from failure_modes.tracks.mode.similarity import MEASURES, rank
 from failure_modes.tracks.mode.splits import Data, check_data
+from failure_modes.utils.seeding import _check_seed
 from failure_modes.utils.validation import (
     check_choice,
     check_non_empty,
@@ -80,7 +81,7 @@ def take(
 def random_inputs(pool: Data, size: int, *, seed: int) -> torch.Tensor:
     """Indices of ``size`` inputs drawn uniformly from ``pool`` without replacement."""
     _, targets = _check_pool(pool, size)
-    generator = torch.Generator().manual_seed(int(seed))
+    generator = torch.Generator().manual_seed(_check_seed(seed))
     return torch.randperm(len(targets), generator=generator)[:size]
 
 
@@ -159,7 +160,7 @@ def select_inputs(
         if missing:
             raise ValueError(f"references has no map for buggy labels {missing}.")
         check_same_length(pool_features, pool_targets, "pool_features", "pool_targets")
-    generator = torch.Generator().manual_seed(int(seed))
+    generator = torch.Generator().manual_seed(_check_seed(seed))
     n_random = round(mix * size)
     chosen = []
     for label, count in _shares(size - n_random, labels).items():
