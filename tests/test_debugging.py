@@ -212,6 +212,10 @@ def test_config_rejects_bad_settings():
         ModeConfig(mix=1.5)
     with pytest.raises(ValueError, match="lr"):
         ModeConfig(lr=0)
+    with pytest.raises(TypeError, match="lr"):
+        ModeConfig(lr=None)
+    with pytest.raises(TypeError, match="config must be a ModeConfig"):
+        mode.check_config({"size": 2})
 
 
 # --- layer targeting -----------------------------------------------------------------------
@@ -287,7 +291,7 @@ def test_heat_maps_of_an_empty_group_are_nan_and_left_out_of_the_reference():
     assert maps.reference.tolist() == [-2.0, -2.0]
     nothing_right = mode.heat_maps(features, [0, 0, 0], [1, 1, 0], label=1)
     assert nothing_right.reference.tolist() == [0.0, 0.0]  # label mean minus false negatives
-    with pytest.raises(ValueError, match="same length"):
+    with pytest.raises(ValueError, match="one entry per item"):
         mode.heat_maps(features, [1, 0], [1, 1, 0], label=1)
     with pytest.raises(ValueError, match="not present"):
         mode.heat_maps(features, [1, 0, 0], [1, 1, 0], label=7)
@@ -311,6 +315,9 @@ def test_take_splits_without_touching_the_pool():
         mode.take(pool, [1, 1])
     with pytest.raises(ValueError, match="indices must lie"):
         mode.take(pool, [len(pool[1])])
+    with pytest.raises(TypeError, match="chosen must be integer positions"):
+        mode.take(pool, [0.5, 2.0], name="chosen")  # 0.5 is no position, not input 0
+    assert len(mode.take(pool, [])[0][1]) == 0
 
 
 def test_empty_pool_and_too_small_pool_are_rejected():
@@ -319,6 +326,10 @@ def test_empty_pool_and_too_small_pool_are_rejected():
         mode.random_inputs(empty, 5, seed=0)
     with pytest.raises(ValueError, match="pool holds 200 inputs but size=201"):
         mode.random_inputs(_pool(), 201, seed=0)
+    with pytest.raises(TypeError, match="seed must be an int"):
+        mode.random_inputs(_pool(), 5, seed=2.5)  # not truncated to seed 2
+    with pytest.raises(TypeError, match="seed must be an int"):
+        mode.select_inputs(_pool()[1], {1: "underfitting"}, size=5, seed=2.5)
     with pytest.raises(ValueError, match="pool holds 200 inputs but size=300"):
         mode.select_inputs(_pool()[1], {1: "underfitting"}, size=300)
 

@@ -823,6 +823,7 @@ def test_probe_finds_no_silent_acceptance_no_mutation_and_no_hang(capsys):
         for line in silent:
             print(f"  silent: {line}")
         print(f"  without a recipe yet ({len(unprobed)}): {', '.join(unprobed)}")
+    assert not unprobed, f"public callables without a recipe or a reason: {unprobed}"
     assert not mutating, mutating
     assert not silent, silent
     assert counts["hang"] == 0

@@ -19,6 +19,7 @@ from failure_modes.models.training import (
     seed_everything,
     train_classifier,
     train_denoiser,
+    training_step,
 )
 from failure_modes.utils.seeding import seeded
 
@@ -284,3 +285,42 @@ def test_train_denoiser_feeds_each_image_once_per_epoch_with_noise(noise_std):
     assert sorted(distance.argmin(dim=1).tolist()) == list(range(8))
     error = distance.min(dim=1).values
     assert bool((error == 0).all()) if noise_std == 0 else bool((error > 0.01).all())
+
+
+def _step_arguments(**changes):
+    x, y = _separable(8)
+    model = _dense()
+    arguments = dict(
+        model=model, optimizer=torch.optim.SGD(model.parameters(), lr=0.1),
+        loss_function=nn.CrossEntropyLoss(), x=x, y=y,
+    )  # fmt: skip
+    return {**arguments, **changes}
+
+
+@pytest.mark.parametrize(
+    ("changes", "error", "words"),
+    [
+        ({"x": _separable(8)[0].double() * math.nan}, ValueError, "x must be finite"),
+        ({"x": torch.rand(8)}, ValueError, "x must have shape"),
+        ({"y": torch.full((8,), 4)}, ValueError, r"y must lie in 0\.\.3"),
+        ({"y": torch.arange(8) % 4 + 0.5}, TypeError, "y must hold integer class labels"),
+        ({"y": torch.zeros(3, dtype=torch.long)}, ValueError, "x and y"),
+        ({"optimizer": None}, TypeError, "optimizer"),
+        ({"loss_function": "cross entropy"}, TypeError, "loss_function"),
+    ],
+)
+def test_training_step_refuses_bad_batches_before_any_update(changes, error, words):
+    arguments = _step_arguments(**changes)
+    before = [p.clone() for p in arguments["model"].parameters()]
+    with pytest.raises(error, match=words):
+        training_step(**arguments)
+    after = arguments["model"].parameters()
+    assert all(torch.equal(a, b) for a, b in zip(before, after, strict=True))
+
+
+def test_training_step_takes_float_targets_of_the_outputs_shape():
+    model = nn.Conv2d(1, 1, 3, padding=1)
+    x = torch.rand(4, 1, 8, 8)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    loss = training_step(model, optimizer, nn.MSELoss(), x, x.clone())
+    assert loss.ndim == 0 and math.isfinite(loss.item())

@@ -17,7 +17,18 @@ from failure_modes.data.tensors import classification_tensors, image_tensors
 from failure_modes.models.denoising import NOISE_STD, add_noise
 from failure_modes.utils.devices import device_of, pick_device
 from failure_modes.utils.seeding import seed_everything
-from failure_modes.utils.validation import check_model, check_non_empty, check_positive_int
+from failure_modes.utils.validation import (
+    check_finite,
+    check_float_batch,
+    check_model,
+    check_non_empty,
+    check_not_none,
+    check_positive_int,
+    check_same_device,
+    check_same_length,
+    check_seed,
+    check_targets,
+)
 
 __all__ = [
     "seed_everything",
@@ -40,13 +51,55 @@ def training_step(
 ) -> torch.Tensor:
     """One optimisation step on the batch ``(x, y)``: reset, loss, backward, update.
 
+    Parameters
+    ----------
+    model : nn.Module
+        Trained in place.
+    optimizer : torch.optim.Optimizer
+        Built on ``model``'s parameters.
+    loss_function : callable
+        ``loss_function(model(x), y)`` gives the batch's loss.
+    x : Tensor
+        ``[B, D]``, ``[B, H, W]`` or ``[B, C, H, W]`` finite float inputs, on the model's device.
+    y : Tensor
+        ``[B]`` targets: integer class labels (in range of the model's outputs when those are
+        ``[B, num_classes]``) or finite float targets of the output's shape (a denoiser's
+        clean images, class probabilities).
+
     Returns
     -------
     Tensor
         The batch's loss before the update (a scalar).
+
+    Raises
+    ------
+    TypeError
+        For a model, optimiser or loss that is none, non-float inputs or float labels.
+    ValueError
+        For NaN/inf, an empty batch, one target per item missing, labels out of range.
     """
+    check_model(model)
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        got = type(optimizer).__name__
+        raise TypeError(f"optimizer must be a torch.optim.Optimizer (e.g. Adam), got {got}.")
+    if not callable(loss_function):
+        got = type(loss_function).__name__
+        raise TypeError(f"loss_function must be callable (e.g. nn.CrossEntropyLoss()), got {got}.")
+    x = check_float_batch(x, "x", ndim=(2, 3, 4))
+    check_same_device(model, x, "x")
+    y = check_finite(check_not_none(y, "y", "a tensor of targets, one per input"), "y")
+    check_same_length(x, y, "x", "y")
     optimizer.zero_grad()
-    loss = loss_function(model(x), y)
+    output = model(x)
+    if not y.is_floating_point() and output.ndim == 2:
+        check_targets(y, len(x), "y", num_classes=output.shape[1])
+    elif y.is_floating_point() and tuple(y.shape) != tuple(output.shape):
+        raise TypeError(
+            f"y must hold integer class labels or float targets of the model's output shape "
+            f"{tuple(output.shape)}, got dtype {y.dtype} and shape {tuple(y.shape)}; for "
+            "classes, pass y.long() only if they are whole numbers."
+        )
+    loss = loss_function(output, y)
     loss.backward()
     optimizer.step()
     return loss
@@ -85,7 +138,7 @@ def _fit(
         raise ValueError(f"weight_decay must be non-negative, got {weight_decay}.")
     device = pick_device(device)
     generator = torch.Generator().manual_seed(
-        int(seed) if seed is not None else int(torch.randint(2**62, (1,)))
+        check_seed(seed) if seed is not None else int(torch.randint(2**62, (1,)))
     )
     model.to(device).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)

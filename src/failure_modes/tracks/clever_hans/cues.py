@@ -19,6 +19,7 @@ from failure_modes.utils.validation import (
     check_amplitude,
     check_dataset_arrays,
     check_positive_int,
+    check_same_length,
     check_targets,
     check_uint8_images,
 )
@@ -89,13 +90,9 @@ def with_images(dataset: object, images: torch.Tensor, targets: torch.Tensor | N
     """
     images = check_uint8_images(images)
     check_dataset_arrays(dataset)
-    if targets is not None:
-        targets = check_targets(targets, len(images), "targets")
-    targets = torch.as_tensor(dataset.targets if targets is None else targets).long()
-    if targets.shape != images.shape[:1]:
-        raise ValueError(
-            f"targets must have shape [{len(images)}] to match images, got {tuple(targets.shape)}."
-        )
+    if targets is None:
+        check_same_length(images, dataset.targets, "images", "dataset.targets")
+    targets = check_targets(dataset.targets if targets is None else targets, len(images))
     # Copy without the (possibly large) arrays, then attach the new ones.
     shell = copy.copy(dataset)
     shell.data, shell.targets = None, None

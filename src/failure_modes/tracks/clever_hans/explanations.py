@@ -19,16 +19,21 @@ from tqdm.auto import tqdm
 from failure_modes.data.taint import Corruption
 from failure_modes.data.tensors import black_baseline, classification_tensors
 from failure_modes.explain.attribution import (
+    METHODS,
     MethodComparison,
     artifact_mass,
     chance_level,
     compare_methods,
 )
-from failure_modes.tracks.clever_hans.zoo import tainted_index
+from failure_modes.tracks.clever_hans.zoo import check_corruptions, tainted_index
 from failure_modes.utils.validation import (
+    check_choice,
     check_dataset_arrays,
     check_index,
     check_labels_present,
+    check_model,
+    check_non_empty,
+    check_not_none,
     check_number,
     check_positive_int,
 )
@@ -175,8 +180,20 @@ def explain_local(
     comparisons, clean_comparisons : dict of int to MethodComparison
         The maps and per-image scores, per label.
     """
+    check_model(model)
+    check_model(clean_model, "clean_model")
+    check_dataset_arrays(tainted_test, "tainted_test")
+    check_corruptions(corruptions)
+    check_not_none(labels, "labels", "a sequence of the labels to explain")
+    check_non_empty(labels, "labels")
+    labels = [check_index(label, "labels") for label in labels]
+    check_labels_present(labels, torch.as_tensor(list(corruptions)), "labels")
+    check_positive_int(n_explain, "n_explain")
+    for name in METHODS if methods is None else methods:
+        check_choice(name, METHODS, "methods")
     if baselines is None:
         baselines = black_baseline(tainted_test)
+    baselines = check_number(baselines, "baselines")
     comparisons, clean_comparisons, parts = {}, {}, []
     for label in tqdm(labels, desc="labels", disable=not progress, leave=False):
         inputs, _ = explain_inputs(tainted_test, label, n_explain)

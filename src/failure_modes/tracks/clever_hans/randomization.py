@@ -31,7 +31,11 @@ from failure_modes.explain.attribution import (
     structural_similarity,
 )
 from failure_modes.utils.seeding import seeded
-from failure_modes.utils.validation import as_tensor, check_finite, check_same_shape
+from failure_modes.utils.validation import (
+    check_finite,
+    check_mask,
+    check_same_shape,
+)
 
 __all__ = ["randomization_check", "randomize_layer", "rank_correlation_within"]
 
@@ -96,14 +100,9 @@ def rank_correlation_within(
     """
     a, b = _relevance(first, "first"), _relevance(second, "second")
     check_same_shape(a, b, "first", "second")
-    pixels = as_tensor(pixels, "pixels")
-    if pixels.dtype != torch.bool:
-        raise TypeError(f"pixels must be a boolean tensor, got dtype {pixels.dtype}.")
-    if pixels.shape not in (a.shape, a.shape[1:]):
-        raise ValueError(
-            f"pixels must have shape {tuple(a.shape)} or {tuple(a.shape[1:])} to match the "
-            f"maps, got {tuple(pixels.shape)}."
-        )
+    pixels = check_mask(pixels, a.shape[1:], "pixels", allow_empty=True)
+    if pixels.ndim == 3:
+        check_same_shape(pixels, a, "pixels", "the maps")
     pixels = pixels.expand_as(a).flatten(1).cpu().numpy()
     values_a, values_b = a.flatten(1).cpu().numpy(), b.flatten(1).cpu().numpy()
     result = []

@@ -31,8 +31,17 @@ from failure_modes.tracks.clever_hans.behaviour import (
     behavioural_test,
 )
 from failure_modes.tracks.clever_hans.explanations import LOCAL_SHARE, MASS_FACTOR
-from failure_modes.tracks.clever_hans.zoo import check_aligned, tainted_index
-from failure_modes.utils.validation import check_choice, check_labels_present, check_positive_int
+from failure_modes.tracks.clever_hans.zoo import check_aligned, check_corruptions, tainted_index
+from failure_modes.utils.validation import (
+    check_choice,
+    check_labels_present,
+    check_model,
+    check_non_empty,
+    check_not_none,
+    check_number,
+    check_positive_int,
+    check_probability,
+)
 
 __all__ = ["compare_models", "shortcut_report", "wide"]
 
@@ -89,13 +98,18 @@ def shortcut_report(
         (``share <= LOCAL_SHARE``); ``mass_<method>`` for each method; ``ig_flag`` (IG's mass
         above ``MASS_FACTOR`` times the share; None for global artifacts or without IG).
     """
+    check_model(model)
     check_aligned(clean_test, tainted_test)
+    check_corruptions(corruptions)
+    check_not_none(methods, "methods", "a sequence of method names (() for none)")
     for name in methods:
-        check_choice(name, METHODS, "method")
+        check_choice(name, METHODS, "methods")
     check_positive_int(n_explain, "n_explain")
+    check_probability(threshold, "threshold")
     check_labels_present(corruptions.keys(), torch.as_tensor(clean_test.targets))
     if baselines is None:
         baselines = black_baseline(clean_test)
+    baselines = check_number(baselines, "baselines")
     clean_pred = predict(model, clean_test, batch_size=batch_size)[0]
     tainted_pred = predict(model, tainted_test, batch_size=batch_size)[0]
     inputs, _ = classification_tensors(tainted_test)
@@ -172,11 +186,18 @@ def compare_models(
     pandas.DataFrame
         Column ``model``, then one column per artifact (named by its class).
     """
+    check_not_none(models, "models", "a mapping of name to model")
+    if not isinstance(models, Mapping):
+        raise TypeError(f"models must be a mapping of name to model, got {type(models).__name__}.")
+    check_non_empty(models, "models")
+    for name, net in models.items():
+        check_model(net, f"models[{name!r}]")
     rows = []
     for name, net in models.items():
         report = shortcut_report(
             net, clean_test, tainted_test, corruptions, methods=(), progress=False
         )
+        check_choice(value, list(report.columns), "value")
         rows.append({"model": name, **dict(zip(report["artifact"], report[value], strict=True))})
     return pd.DataFrame(rows)
 

@@ -34,10 +34,16 @@ from failure_modes.tracks.clever_hans.explanations import MASS_FACTOR
 from failure_modes.tracks.clever_hans.zoo import sweep_watermark, tainted_index, train_dense
 from failure_modes.utils.validation import (
     check_choice,
+    check_dataset_arrays,
     check_fraction,
+    check_index,
     check_labels_present,
+    check_model,
+    check_non_empty,
+    check_not_none,
     check_positive_int,
     check_probability,
+    check_seed,
 )
 
 __all__ = ["visibility_sweep"]
@@ -99,11 +105,22 @@ def visibility_sweep(
         ``detected`` (share of images flagged on it), ``mass_clean`` and ``false_alarm`` (the
         same on the clean model), ``share``.
     """
+    check_dataset_arrays(train, "train")
+    check_dataset_arrays(test, "test")
+    check_not_none(methods, "methods", "a sequence of method names")
     for name in methods:
-        check_choice(name, METHODS, "method")
+        check_choice(name, METHODS, "methods")
     check_fraction(fraction, "fraction")
     check_positive_int(n_explain, "n_explain")
+    check_positive_int(epochs, "epochs")
+    check_probability(threshold, "threshold")
+    check_seed(seed)
+    if clean_model is not None:
+        check_model(clean_model, "clean_model")
+    label = check_index(label, "label")
     check_labels_present([label], torch.as_tensor(test.targets), name="label")
+    check_not_none(alphas, "alphas", "a sequence of opacities in [0, 1]")
+    check_non_empty(alphas, "alphas")
     alphas = [check_probability(a, "alphas") for a in alphas]
     if clean_model is None:
         clean_model = train_dense(train, seed=seed, epochs=epochs, progress=False)

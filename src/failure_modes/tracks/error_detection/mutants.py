@@ -44,6 +44,7 @@ from failure_modes.utils.validation import (
     check_positive_int,
     check_probability,
     check_same_device,
+    check_seed,
     check_targets,
 )
 
@@ -308,7 +309,7 @@ def make_mutants(
     check_same_device(model, x, "validation inputs")
     y = y.to(x.device)
     generator = torch.Generator().manual_seed(
-        int(seed) if seed is not None else int(torch.randint(2**62, (1,)))
+        check_seed(seed) if seed is not None else int(torch.randint(2**62, (1,)))
     )
     with evaluating(model):
         original = float((logits(model, x, batch_size).argmax(dim=1) == y).float().mean())

@@ -11,7 +11,7 @@ from torch import nn
 
 from failure_modes.models.evaluation import per_class_accuracy, predict
 from failure_modes.tracks.mode.splits import Data, check_data
-from failure_modes.utils.validation import check_not_none, check_open_unit
+from failure_modes.utils.validation import check_not_none, check_open_unit, check_same_shape
 
 __all__ = ["Diagnosis", "check_open_unit", "label_accuracy", "buggy_labels", "diagnose"]
 
@@ -87,11 +87,7 @@ def diagnose(
     check_open_unit(gap, "gap")
     train_accuracy = np.asarray(train_accuracy, dtype=float)
     validation_accuracy = np.asarray(validation_accuracy, dtype=float)
-    if train_accuracy.shape != validation_accuracy.shape:
-        raise ValueError(
-            "train_accuracy and validation_accuracy must have the same shape, got "
-            f"{train_accuracy.shape} and {validation_accuracy.shape}."
-        )
+    check_same_shape(train_accuracy, validation_accuracy, "train_accuracy", "validation_accuracy")
     return {
         int(label): (
             "overfitting"

@@ -10,6 +10,7 @@ models and compares each selection with each control by :func:`paired_test`, see
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -21,7 +22,7 @@ from tqdm.auto import tqdm
 
 from failure_modes.tracks.mode.diagnosis import Diagnosis, buggy_labels, diagnose, label_accuracy
 from failure_modes.tracks.mode.layers import target_layer
-from failure_modes.tracks.mode.loop import ModeConfig, Trajectory, debug_model
+from failure_modes.tracks.mode.loop import ModeConfig, Trajectory, check_config, debug_model
 from failure_modes.tracks.mode.selection import CONTROLS
 from failure_modes.tracks.mode.similarity import MEASURES
 from failure_modes.tracks.mode.splits import (
@@ -31,7 +32,14 @@ from failure_modes.tracks.mode.splits import (
     make_splits,
     train_starting_model,
 )
-from failure_modes.utils.validation import check_choice, check_finite, check_not_none
+from failure_modes.utils.validation import (
+    check_choice,
+    check_finite,
+    check_non_empty,
+    check_not_none,
+    check_positive_int,
+    check_seed,
+)
 
 __all__ = [
     "Start",
@@ -42,6 +50,25 @@ __all__ = [
     "summarise",
     "summary_table",
 ]
+
+
+_SPLIT_OPTIONS = [
+    name
+    for name, parameter in inspect.signature(make_splits).parameters.items()
+    if parameter.kind is inspect.Parameter.KEYWORD_ONLY and name != "seed"
+]
+
+
+def _split_options(split_options: object) -> dict[str, object]:
+    """``split_options`` as a dict of :func:`make_splits` keywords (the seed is passed apart)."""
+    if split_options is None:
+        return {}
+    if not isinstance(split_options, Mapping):
+        got = type(split_options).__name__
+        raise TypeError(f"split_options must be a mapping of make_splits keywords, got {got}.")
+    for name in split_options:
+        check_choice(name, _SPLIT_OPTIONS, "split_options key")
+    return dict(split_options)
 
 
 @dataclass(frozen=True)
@@ -104,8 +131,10 @@ def setup_seed(
     -------
     Start
     """
-    config = ModeConfig() if config is None else config
-    splits = make_splits(data, seed=seed, **dict(split_options or {}))
+    config = check_config(config)
+    options = _split_options(split_options)
+    check_positive_int(start_epochs, "start_epochs")
+    splits = make_splits(data, seed=seed, **options)
     model = train_starting_model(splits.train, seed=seed, epochs=start_epochs, progress=progress)
     layer, agreements = target_layer(
         model, splits, agreement=config.agreement, seed=seed, progress=progress
@@ -188,13 +217,20 @@ def run_experiment(
     -------
     list of SeedResult
     """
-    config = ModeConfig() if config is None else config
+    config = check_config(config)
+    check_not_none(selections, "selections", "a sequence of measures and controls")
+    check_non_empty(selections, "selections")
     for selection in selections:
-        check_choice(selection, [*MEASURES, *CONTROLS], "selection")
-    if not selections:
-        raise ValueError("selections is empty; name at least one measure or control.")
-    if not seeds:
-        raise ValueError("seeds is empty; give at least one seed.")
+        check_choice(selection, [*MEASURES, *CONTROLS], "selections")
+    check_not_none(seeds, "seeds", "a sequence of int seeds")
+    check_non_empty(seeds, "seeds")
+    for seed in seeds:
+        try:
+            check_seed(seed)
+        except TypeError as error:
+            raise TypeError(f"seeds: {error}") from None
+    _split_options(split_options)
+    check_positive_int(start_epochs, "start_epochs")
     test = check_data(test, "test")
     results = []
     with tqdm(total=len(seeds) * len(selections), desc="MODE runs", disable=not progress) as bar:
@@ -272,8 +308,12 @@ def summarise(results: Sequence[SeedResult], *, split: str = "test") -> dict[str
         control that was run (with at least two seeds).
     """
     check_choice(split, ["test", "validation"], "split")
-    if not results:
-        raise ValueError("results is empty; run run_experiment first.")
+    check_not_none(results, "results", "a list of SeedResult (run_experiment)")
+    check_non_empty(results, "results")
+    for result in results:
+        if not isinstance(result, SeedResult):
+            got = type(result).__name__
+            raise TypeError(f"results must hold SeedResult (run_experiment), got {got}.")
     summary: dict[str, dict] = {}
     for selection in results[0].runs:
         rows: dict[str, list[float]] = {
@@ -300,6 +340,9 @@ def summarise(results: Sequence[SeedResult], *, split: str = "test") -> dict[str
     return summary
 
 
+_SUMMARY_KEYS = {"buggy", "overall", "start_buggy", "start_overall", "against"}
+
+
 def summary_table(summary: Mapping[str, dict], key: str = "buggy") -> pd.DataFrame:
     """One row per selection: accuracy at the start and at the end, and the paired tests.
 
@@ -318,6 +361,16 @@ def summary_table(summary: Mapping[str, dict], key: str = "buggy") -> pd.DataFra
         control that was run (NaN / missing for a control against itself).
     """
     check_choice(key, ["buggy", "overall"], "key")
+    check_not_none(summary, "summary", "a mapping from summarise")
+    if not isinstance(summary, Mapping):
+        raise TypeError(f"summary must be summarise's mapping, got {type(summary).__name__}.")
+    check_non_empty(summary, "summary")
+    for name, s in summary.items():
+        if not isinstance(s, Mapping) or not _SUMMARY_KEYS <= set(s):
+            raise TypeError(
+                f"summary[{name!r}] must be a mapping with keys {sorted(_SUMMARY_KEYS)} "
+                f"(summarise's result), got {type(s).__name__}."
+            )
     rows = {}
     for name, s in summary.items():
         row = {

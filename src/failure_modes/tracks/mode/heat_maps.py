@@ -14,6 +14,8 @@ from failure_modes.utils.validation import (
     as_tensor,
     check_finite,
     check_labels_present,
+    check_not_none,
+    check_same_length,
     check_targets,
 )
 
@@ -102,15 +104,8 @@ def heat_maps(
     """
     features = check_finite(as_tensor(features, "features"), "features").detach().cpu().double()
     for value, name in ((predictions, "predictions"), (targets, "targets")):
-        if value is None:
-            raise TypeError(
-                f"{name} must be a sequence of class labels, one per feature row, got None."
-            )
-    if not (len(features) == len(predictions) == len(targets)):
-        raise ValueError(
-            f"features, predictions and targets must have the same length, got {len(features)}, "
-            f"{len(predictions)} and {len(targets)}."
-        )
+        check_not_none(value, name, "a sequence of class labels, one per feature row")
+        check_same_length(features, value, "features", name)
     pred = check_targets(np.asarray(predictions), len(features), "predictions")
     true = check_targets(np.asarray(targets), len(features), "targets")
     check_labels_present([label], true, "label")

@@ -13,10 +13,17 @@ from tqdm.auto import tqdm
 from failure_modes.models.evaluation import predict
 from failure_modes.models.training import train_classifier
 from failure_modes.tracks.mode.diagnosis import check_open_unit
-from failure_modes.tracks.mode.splits import Data, Splits, check_data
+from failure_modes.tracks.mode.splits import Data, Splits, check_data, check_splits
 from failure_modes.utils.devices import device_of, evaluating
 from failure_modes.utils.seeding import seeded
-from failure_modes.utils.validation import check_choice, check_float_batch, check_positive_int
+from failure_modes.utils.validation import (
+    check_choice,
+    check_float_batch,
+    check_non_empty,
+    check_not_none,
+    check_number,
+    check_positive_int,
+)
 
 __all__ = [
     "Probe",
@@ -131,6 +138,9 @@ def probe_layers(
     """
     x_train, y_train = check_data(train, "train")
     x_val, y_val = check_data(validation, "validation")
+    check_non_empty(y_train, "train")
+    check_non_empty(y_val, "validation")
+    check_number(lr, "lr")
     num_classes = int(torch.cat([y_train, y_val]).max()) + 1
     probes = []
     for layer in tqdm(probe_points(model), desc="layer probes", disable=not progress, leave=False):
@@ -165,8 +175,7 @@ def saturation_layer(probes: Sequence[Probe], *, agreement: float = 0.9) -> tupl
         Agreement between each probe and the next (one fewer than the probes).
     """
     check_open_unit(agreement, "agreement")
-    if not probes:
-        raise ValueError("probes is empty; run probe_layers on a model with hidden layers.")
+    check_non_empty(check_not_none(probes, "probes", "a list of Probe (probe_layers)"), "probes")
     shares = [
         float((a.predictions == b.predictions).mean())
         for a, b in zip(probes[:-1], probes[1:], strict=True)
@@ -201,5 +210,7 @@ def target_layer(
     layer : str
     agreements : list of float
     """
+    check_splits(splits)
+    check_open_unit(agreement, "agreement")
     probes = probe_layers(model, splits.train, splits.validation, seed=seed, progress=progress)
     return saturation_layer(probes, agreement=agreement)

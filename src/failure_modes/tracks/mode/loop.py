@@ -23,13 +23,28 @@ from failure_modes.tracks.mode.diagnosis import (
     label_accuracy,
 )
 from failure_modes.tracks.mode.heat_maps import heat_maps
-from failure_modes.tracks.mode.layers import layer_features, target_layer
+from failure_modes.tracks.mode.layers import layer_features, probe_points, target_layer
 from failure_modes.tracks.mode.selection import CONTROLS, random_inputs, select_inputs, take
 from failure_modes.tracks.mode.similarity import MEASURES
-from failure_modes.tracks.mode.splits import Data, Splits, check_data
-from failure_modes.utils.validation import check_choice, check_positive_int, check_probability
+from failure_modes.tracks.mode.splits import Data, Splits, check_data, check_splits
+from failure_modes.utils.validation import (
+    check_choice,
+    check_model,
+    check_non_empty,
+    check_number,
+    check_positive_int,
+    check_probability,
+    check_seed,
+)
 
-__all__ = ["DIRECTIONS", "ModeConfig", "Trajectory", "debug_model", "round_against_random"]
+__all__ = [
+    "DIRECTIONS",
+    "ModeConfig",
+    "Trajectory",
+    "check_config",
+    "debug_model",
+    "round_against_random",
+]
 
 
 DIRECTIONS = ("diagnosis", "similar", "dissimilar")
@@ -81,8 +96,35 @@ class ModeConfig:
         check_probability(self.mix, "mix")
         for name in ("size", "iterations", "epochs", "batch_size"):
             check_positive_int(getattr(self, name), name)
-        if not self.lr > 0:
+        if not check_number(self.lr, "lr") > 0:
             raise ValueError(f"lr must be positive, got {self.lr}.")
+
+
+def check_config(config: object) -> ModeConfig:
+    """``config`` as a :class:`ModeConfig`: ``ModeConfig()`` for None, else it must be one.
+
+    Parameters
+    ----------
+    config : ModeConfig or None
+        The settings of a run.
+
+    Returns
+    -------
+    ModeConfig
+
+    Raises
+    ------
+    TypeError
+        For anything else (a dict of settings: pass ``ModeConfig(**settings)``).
+    """
+    if config is None:
+        return ModeConfig()
+    if not isinstance(config, ModeConfig):
+        raise TypeError(
+            f"config must be a ModeConfig or None, got {type(config).__name__}; for a dict of "
+            "settings pass ModeConfig(**settings)."
+        )
+    return config
 
 
 @dataclass(frozen=True)
@@ -160,12 +202,19 @@ def round_against_random(
     dict
         ``{"mode": gain, "random": gain}``: validation accuracy after the round minus before.
     """
-    chosen = torch.as_tensor(chosen, dtype=torch.long)
+    check_model(model)
+    train, validation = check_data(train, "train"), check_data(validation, "validation")
+    check_non_empty(validation[1], "validation")
+    if not callable(retrain):
+        got = type(retrain).__name__
+        raise TypeError(f"retrain must be callable, retrain(model, data), got {got}.")
+    seed = check_seed(seed)
+    mode_picks, _ = take(pool, chosen, name="chosen")
     before = accuracy(*predict(model, validation))
-    picks = {"mode": chosen, "random": random_inputs(pool, len(chosen), seed=seed)}
+    picks = {"mode": mode_picks, "random": random_inputs(pool, len(mode_picks[1]), seed=seed)}
     gains = {}
     for name, index in picks.items():
-        selected, _ = take(pool, index)
+        selected = index if name == "mode" else take(pool, index)[0]
         retrained = copy.deepcopy(model)
         retrain(retrained, _concat(train, selected))
         gains[name] = accuracy(*predict(retrained, validation)) - before
@@ -243,8 +292,15 @@ def debug_model(
     -------
     Trajectory
     """
-    config = ModeConfig() if config is None else config
+    check_model(model)
+    config = check_config(config)
     check_choice(selection, [*MEASURES, *CONTROLS], "selection")
+    seed = check_seed(seed)
+    check_splits(splits)
+    if layer is not None:
+        check_choice(layer, [*probe_points(model), "input"], "layer")
+    if test is not None:
+        check_non_empty(check_data(test, "test")[1], "test")
     train, pool = check_data(splits.train, "splits.train"), check_data(splits.pool, "splits.pool")
     num_classes = int(torch.cat([train[1], splits.validation[1], pool[1]]).max()) + 1
     measure = selection if selection in MEASURES else None

@@ -12,9 +12,12 @@ from failure_modes.tracks.mode.similarity import MEASURES, rank
 from failure_modes.tracks.mode.splits import Data, check_data
 from failure_modes.utils.validation import (
     check_choice,
+    check_non_empty,
     check_not_none,
     check_positive_int,
     check_probability,
+    check_same_length,
+    check_seed,
 )
 
 __all__ = ["CONTROLS", "take", "random_inputs", "select_inputs"]
@@ -23,8 +26,7 @@ __all__ = ["CONTROLS", "take", "random_inputs", "select_inputs"]
 def _check_pool(pool: object, size: int) -> Data:
     inputs, targets = check_data(pool, "pool")
     check_positive_int(size, "size")
-    if len(targets) == 0:
-        raise ValueError("pool is empty; there is nothing left to select. Reserve a larger pool.")
+    check_non_empty(targets, "pool")
     if len(targets) < size:
         raise ValueError(
             f"pool holds {len(targets)} inputs but size={size} were requested; ask for at most "
@@ -33,19 +35,44 @@ def _check_pool(pool: object, size: int) -> Data:
     return inputs, targets
 
 
-def take(pool: Data, indices: torch.Tensor | Sequence[int]) -> tuple[Data, Data]:
+def take(
+    pool: Data, indices: torch.Tensor | Sequence[int], *, name: str = "indices"
+) -> tuple[Data, Data]:
     """Split ``pool`` into the selected inputs and the rest; ``pool`` itself is unchanged.
+
+    Parameters
+    ----------
+    pool : tuple of Tensor
+        ``(inputs, targets)``.
+    indices : Tensor or sequence of int
+        Distinct positions in ``pool``.
+    name : str, default "indices"
+        The argument's name, for messages (``"chosen"`` where a caller's picks are checked).
 
     Returns
     -------
     selected, rest : tuple of Tensor
+
+    Raises
+    ------
+    TypeError
+        For indices that are none or not integers (0.5 is no position).
+    ValueError
+        For indices outside the pool, or repeated.
     """
     inputs, targets = check_data(pool, "pool")
-    index = torch.as_tensor(indices, dtype=torch.long).flatten()
+    check_not_none(indices, name, "a sequence of pool positions")
+    index = torch.as_tensor(indices).flatten()
+    if len(index) and (
+        index.is_floating_point() or index.is_complex() or index.dtype == torch.bool
+    ):
+        raise TypeError(f"{name} must be integer positions in the pool, got dtype {index.dtype}.")
+    index = index.long()
     if len(index) and (int(index.min()) < 0 or int(index.max()) >= len(targets)):
-        raise ValueError(f"indices must lie in 0..{len(targets) - 1}.")
+        got = index[(index < 0) | (index >= len(targets))].tolist()[:5]
+        raise ValueError(f"{name} must lie in 0..{len(targets) - 1} (the pool), got {got}.")
     if len(index.unique()) != len(index):
-        raise ValueError("indices must not repeat; an input can leave the pool only once.")
+        raise ValueError(f"{name} must not repeat; an input can leave the pool only once.")
     keep = torch.ones(len(targets), dtype=torch.bool)
     keep[index] = False
     return (inputs[index], targets[index]), (inputs[keep], targets[keep])
@@ -54,7 +81,7 @@ def take(pool: Data, indices: torch.Tensor | Sequence[int]) -> tuple[Data, Data]
 def random_inputs(pool: Data, size: int, *, seed: int) -> torch.Tensor:
     """Indices of ``size`` inputs drawn uniformly from ``pool`` without replacement."""
     _, targets = _check_pool(pool, size)
-    generator = torch.Generator().manual_seed(int(seed))
+    generator = torch.Generator().manual_seed(check_seed(seed))
     return torch.randperm(len(targets), generator=generator)[:size]
 
 
@@ -124,8 +151,7 @@ def select_inputs(
     check_probability(mix, "mix")
     _check_pool((torch.zeros(len(pool_targets), 1), pool_targets), size)
     labels = sorted(int(label) for label in diagnoses)
-    if not labels:
-        raise ValueError("diagnoses is empty; with no buggy label use random_inputs instead.")
+    check_non_empty(labels, "diagnoses")  # with no buggy label, use random_inputs
     if measure is not None:
         check_choice(measure, MEASURES, "measure")
         if pool_features is None or references is None:
@@ -133,11 +159,8 @@ def select_inputs(
         missing = sorted(set(labels) - set(references))
         if missing:
             raise ValueError(f"references has no map for buggy labels {missing}.")
-        if len(pool_features) != len(pool_targets):
-            raise ValueError(
-                f"pool_features has {len(pool_features)} rows but the pool {len(pool_targets)}."
-            )
-    generator = torch.Generator().manual_seed(int(seed))
+        check_same_length(pool_features, pool_targets, "pool_features", "pool_targets")
+    generator = torch.Generator().manual_seed(check_seed(seed))
     n_random = round(mix * size)
     chosen = []
     for label, count in _shares(size - n_random, labels).items():

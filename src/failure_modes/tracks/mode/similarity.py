@@ -115,8 +115,7 @@ def _as_matrix(candidates: object, reference: object) -> tuple[torch.Tensor, tor
             f"{candidates.shape[1]}."
         )
     check_finite(candidates, "candidates")
-    if not bool(torch.isfinite(reference).all()):
-        raise ValueError("reference contains NaN or infinite values; it cannot rank candidates.")
+    check_finite(reference, "reference")
     return candidates, reference
 
 

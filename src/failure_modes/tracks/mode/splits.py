@@ -17,11 +17,16 @@ from failure_modes.models.nets import DenseModel
 from failure_modes.models.training import train_classifier
 from failure_modes.utils.seeding import seeded
 from failure_modes.utils.validation import (
+    check_index,
     check_labels_present,
+    check_non_empty,
+    check_not_none,
+    check_number,
     check_positive_int,
+    check_seed,
 )
 
-__all__ = ["Data", "Splits", "check_data", "make_splits", "train_starting_model"]
+__all__ = ["Data", "Splits", "check_data", "check_splits", "make_splits", "train_starting_model"]
 
 Data = tuple[torch.Tensor, torch.Tensor]
 """A dataset as ``(inputs float [N, C, H, W], targets int64 [N])``."""
@@ -63,6 +68,29 @@ class Splits:
     train: Data
     pool: Data
     validation: Data
+
+
+def check_splits(splits: object, name: str = "splits") -> Splits:
+    """Raise ``TypeError`` unless ``splits`` is a :class:`Splits` (from :func:`make_splits`).
+
+    Parameters
+    ----------
+    splits : Splits
+        The training set, pool and validation split.
+    name : str, default "splits"
+        The argument's name, for messages.
+
+    Returns
+    -------
+    Splits
+        ``splits`` itself.
+    """
+    if not isinstance(splits, Splits):
+        raise TypeError(
+            f"{name} must be a Splits (make_splits(data)), got {type(splits).__name__}; a bare "
+            "(inputs, targets) pair has no pool or validation split."
+        )
+    return splits
 
 
 def make_splits(
@@ -109,6 +137,7 @@ def make_splits(
         If a label has fewer inputs than its validation, training and pool shares need.
     """
     inputs, targets = check_data(data, "data")
+    check_non_empty(targets, "data")
     for value, name in [
         (validation_per_label, "validation_per_label"),
         (train_per_label, "train_per_label"),
@@ -116,9 +145,10 @@ def make_splits(
         (starved_count, "starved_count"),
     ]:
         check_positive_int(value, name)
-    starved = {int(label) for label in starved_labels}
+    check_not_none(starved_labels, "starved_labels", "a sequence of labels (() for none)")
+    starved = {check_index(label, "starved_labels") for label in starved_labels}
     check_labels_present(starved, targets, "starved_labels")
-    generator = torch.Generator().manual_seed(int(seed))
+    generator = torch.Generator().manual_seed(check_seed(seed))
     parts: dict[str, list[torch.Tensor]] = {"validation": [], "train": [], "pool": []}
     for label in targets.unique().tolist():
         index = torch.nonzero(targets == label).flatten()
@@ -170,6 +200,9 @@ def train_starting_model(
         The trained model, in eval mode.
     """
     inputs, targets = check_data(train, "train")
+    check_non_empty(targets, "train")
+    check_number(lr, "lr")
+    check_not_none(hidden_sizes, "hidden_sizes", "a sequence of layer widths such as (256, 120)")
     with seeded(seed):  # the initial weights, without touching the caller's random state
         model = DenseModel(tuple(inputs.shape[-2:]), int(targets.max()) + 1, hidden_sizes)
     train_classifier(
