@@ -261,7 +261,7 @@ RECIPES: dict = {
             "device": "device",
         },
     ),
-    f"{HANS}zoo.check_corruptions": (
+    "failure_modes.data.corruptions.check_corruptions": (
         lambda: dict(corruptions={1: _pixel()}),
         {"corruptions": "corruption_map"},
     ),

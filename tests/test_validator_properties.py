@@ -93,6 +93,7 @@ INTERVALS = [
     (v.check_probability, lambda x: 0 <= x <= 1),
     (v.check_open_unit, lambda x: 0 < x < 1),
     (v.check_amplitude, lambda x: 0 < x <= 255),
+    (v.check_positive, lambda x: 0 < x < math.inf),
 ]
 
 
@@ -103,7 +104,7 @@ def test_interval_checks_keep_exactly_their_interval(check, inside, value):
     if inside(value):
         assert check(value, "alpha") == value
     else:
-        with pytest.raises(ValueError, match=r"^alpha must lie"):
+        with pytest.raises(ValueError, match=r"^alpha must (lie|be a positive)"):
             check(value, "alpha")
 
 

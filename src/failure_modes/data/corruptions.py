@@ -13,6 +13,7 @@ lives in :mod:`failure_modes.data.stamps`.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,12 +25,15 @@ from failure_modes.utils.validation import (
     check_choice,
     check_grey_level,
     check_index,
+    check_instance,
+    check_non_empty,
+    check_not_none,
     check_number,
     check_positive_int,
     check_uint8_images,
 )
 
-__all__ = ["Corruption", "Pixel", "Grid", "Square", "Gradient", "CORNERS"]
+__all__ = ["Corruption", "Pixel", "Grid", "Square", "Gradient", "CORNERS", "check_corruptions"]
 
 
 class Corruption(ABC):
@@ -247,3 +251,33 @@ class Gradient(Corruption):
     def mask(self, h: int, w: int) -> torch.Tensor:
         # Pixels that gain at least one grey level after rounding.
         return self.ramp(h, w) >= 0.5
+
+
+def check_corruptions(corruptions: object, name: str = "corruptions") -> Mapping[int, Corruption]:
+    """Raise unless ``corruptions`` maps at least one label to a :class:`Corruption`.
+
+    Parameters
+    ----------
+    corruptions : mapping of int to Corruption
+        The artifact planted on each label, e.g. :func:`failure_modes.tracks.clever_hans.zoo.zoo`.
+    name : str
+        The argument's name, for messages.
+
+    Returns
+    -------
+    mapping of int to Corruption
+        ``corruptions`` itself.
+
+    Raises
+    ------
+    TypeError
+        If it is not a mapping or a value is not a Corruption.
+    ValueError
+        If it is empty.
+    """
+    check_not_none(corruptions, name, "a mapping of label to Corruption, e.g. zoo()")
+    check_instance(corruptions, Mapping, name, "a mapping of label to Corruption ({1: Square()})")
+    check_non_empty(corruptions, name)
+    for label, corruption in corruptions.items():
+        check_instance(corruption, Corruption, f"{name}[{label!r}]", "a Corruption (Pixel(), ...)")
+    return corruptions

@@ -19,7 +19,15 @@ from typing import TypeVar
 
 import torch
 
-from failure_modes.data.corruptions import CORNERS, Corruption, Gradient, Grid, Pixel, Square
+from failure_modes.data.corruptions import (
+    CORNERS,
+    Corruption,
+    Gradient,
+    Grid,
+    Pixel,
+    Square,
+    check_corruptions,
+)
 from failure_modes.data.stamps import Text, Watermark
 from failure_modes.utils.validation import (
     check_fraction,
@@ -71,12 +79,7 @@ def taint_images(
     images = check_uint8_images(images)
     targets = check_targets(targets, len(images), "targets")
     fraction = check_fraction(fraction, "fraction")
-    for label, corruption in corruptions.items():
-        if not isinstance(corruption, Corruption):
-            raise TypeError(
-                f"corruptions[{label}] must be a Corruption (e.g. Pixel(), Grid()), "
-                f"got {type(corruption).__name__}."
-            )
+    check_corruptions(corruptions)
     check_labels_present(corruptions.keys(), targets, name="corruptions labels")
     generator = torch.Generator().manual_seed(seed)
     tainted = images.clone()

@@ -18,11 +18,15 @@ from failure_modes.models.denoising import NOISE_STD, add_noise
 from failure_modes.utils.devices import device_of, pick_device
 from failure_modes.utils.seeding import seed_everything
 from failure_modes.utils.validation import (
+    check_callable,
     check_finite,
     check_float_batch,
+    check_instance,
     check_model,
     check_non_empty,
     check_not_none,
+    check_number,
+    check_positive,
     check_positive_int,
     check_same_device,
     check_same_length,
@@ -79,12 +83,10 @@ def training_step(
         For NaN/inf, an empty batch, one target per item missing, labels out of range.
     """
     check_model(model)
-    if not isinstance(optimizer, torch.optim.Optimizer):
-        got = type(optimizer).__name__
-        raise TypeError(f"optimizer must be a torch.optim.Optimizer (e.g. Adam), got {got}.")
-    if not callable(loss_function):
-        got = type(loss_function).__name__
-        raise TypeError(f"loss_function must be callable (e.g. nn.CrossEntropyLoss()), got {got}.")
+    check_instance(
+        optimizer, torch.optim.Optimizer, "optimizer", "a torch.optim.Optimizer (e.g. Adam)"
+    )
+    check_callable(loss_function, "loss_function", "callable (e.g. nn.CrossEntropyLoss())")
     x = check_float_batch(x, "x", ndim=(2, 3, 4))
     check_same_device(model, x, "x")
     y = check_finite(check_not_none(y, "y", "a tensor of targets, one per input"), "y")
@@ -132,10 +134,8 @@ def _fit(
     check_positive_int(epochs, "epochs")
     check_positive_int(batch_size, "batch_size")
     check_non_empty(inputs, "dataset")
-    if not lr > 0:
-        raise ValueError(f"lr must be positive, got {lr}.")
-    if not weight_decay >= 0:
-        raise ValueError(f"weight_decay must be non-negative, got {weight_decay}.")
+    check_positive(lr, "lr")
+    check_number(weight_decay, "weight_decay", low=0.0)
     device = pick_device(device)
     generator = torch.Generator().manual_seed(
         check_seed(seed) if seed is not None else int(torch.randint(2**62, (1,)))

@@ -21,6 +21,7 @@ __all__ = [
     "check_index",
     "check_seed",
     "check_number",
+    "check_positive",
     "check_open_unit",
     "check_grey_level",
     "check_amplitude",
@@ -106,6 +107,14 @@ def check_number(
     if not low <= value <= high:
         raise ValueError(f"{name} must lie in [{low}, {high}], got {value}.")
     return float(value)
+
+
+def check_positive(value: float, name: str) -> float:
+    """Check that ``value`` is a finite number above 0 (a learning rate, a step size)."""
+    value = check_number(value, name)
+    if not 0 < value < math.inf:
+        raise ValueError(f"{name} must be a positive finite number, got {value}.")
+    return value
 
 
 def check_open_unit(value: float, name: str) -> float:

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from failure_modes.data.corruptions import check_corruptions
 from failure_modes.data.taint import Corruption
 from failure_modes.data.tensors import black_baseline, classification_tensors
 from failure_modes.explain.attribution import (
@@ -25,7 +26,7 @@ from failure_modes.explain.attribution import (
     chance_level,
     compare_methods,
 )
-from failure_modes.tracks.clever_hans.zoo import check_corruptions, tainted_index
+from failure_modes.tracks.clever_hans.zoo import tainted_index
 from failure_modes.utils.validation import (
     check_choice,
     check_dataset_arrays,

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from failure_modes.data.corruptions import check_corruptions
 from failure_modes.data.taint import Corruption
 from failure_modes.data.tensors import black_baseline, classification_tensors
 from failure_modes.explain.attribution import (
@@ -31,9 +32,10 @@ from failure_modes.tracks.clever_hans.behaviour import (
     behavioural_test,
 )
 from failure_modes.tracks.clever_hans.explanations import LOCAL_SHARE, MASS_FACTOR
-from failure_modes.tracks.clever_hans.zoo import check_aligned, check_corruptions, tainted_index
+from failure_modes.tracks.clever_hans.zoo import check_aligned, tainted_index
 from failure_modes.utils.validation import (
     check_choice,
+    check_instance,
     check_labels_present,
     check_model,
     check_non_empty,
@@ -187,8 +189,7 @@ def compare_models(
         Column ``model``, then one column per artifact (named by its class).
     """
     check_not_none(models, "models", "a mapping of name to model")
-    if not isinstance(models, Mapping):
-        raise TypeError(f"models must be a mapping of name to model, got {type(models).__name__}.")
+    check_instance(models, Mapping, "models", "a mapping of name to model")
     check_non_empty(models, "models")
     for name, net in models.items():
         check_model(net, f"models[{name!r}]")

@@ -9,8 +9,6 @@ images of a class and check that a tainted dataset is a clean one with artifacts
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import torch
 from torch import nn
 
@@ -22,8 +20,6 @@ from failure_modes.utils.seeding import seeded
 from failure_modes.utils.validation import (
     check_dataset_arrays,
     check_index,
-    check_non_empty,
-    check_not_none,
     check_number,
     check_probability,
     check_same_length,
@@ -31,7 +27,6 @@ from failure_modes.utils.validation import (
 
 __all__ = [
     "check_aligned",
-    "check_corruptions",
     "sweep_watermark",
     "tainted_index",
     "train_dense",
@@ -187,41 +182,3 @@ def check_aligned(clean: object, tainted: object) -> None:
             "tainted_test must be clean_test with artifacts added (same images in the same "
             "order, e.g. taint_dataset(clean_test, corruptions)); their shapes or labels differ."
         )
-
-
-def check_corruptions(corruptions: object, name: str = "corruptions") -> Mapping[int, Corruption]:
-    """Raise unless ``corruptions`` maps at least one label to a :class:`Corruption`.
-
-    Parameters
-    ----------
-    corruptions : mapping of int to Corruption
-        The artifact planted on each label, e.g. :func:`zoo`.
-    name : str
-        The argument's name, for messages.
-
-    Returns
-    -------
-    mapping of int to Corruption
-        ``corruptions`` itself.
-
-    Raises
-    ------
-    TypeError
-        If it is not a mapping or a value is not a Corruption.
-    ValueError
-        If it is empty.
-    """
-    check_not_none(corruptions, name, "a mapping of label to Corruption, e.g. zoo()")
-    if not isinstance(corruptions, Mapping):
-        raise TypeError(
-            f"{name} must be a mapping of label to Corruption (e.g. {{1: Square()}}), got "
-            f"{type(corruptions).__name__}."
-        )
-    check_non_empty(corruptions, name)
-    for label, corruption in corruptions.items():
-        if not isinstance(corruption, Corruption):
-            raise TypeError(
-                f"{name}[{label!r}] must be a Corruption (e.g. Pixel(), Square()), got "
-                f"{type(corruption).__name__}."
-            )
-    return corruptions

@@ -35,6 +35,7 @@ from failure_modes.tracks.mode.splits import (
 from failure_modes.utils.validation import (
     check_choice,
     check_finite,
+    check_instance,
     check_non_empty,
     check_not_none,
     check_positive_int,
@@ -63,9 +64,7 @@ def _split_options(split_options: object) -> dict[str, object]:
     """``split_options`` as a dict of :func:`make_splits` keywords (the seed is passed apart)."""
     if split_options is None:
         return {}
-    if not isinstance(split_options, Mapping):
-        got = type(split_options).__name__
-        raise TypeError(f"split_options must be a mapping of make_splits keywords, got {got}.")
+    check_instance(split_options, Mapping, "split_options", "a mapping of make_splits keywords")
     for name in split_options:
         check_choice(name, _SPLIT_OPTIONS, "split_options key")
     return dict(split_options)
@@ -311,9 +310,7 @@ def summarise(results: Sequence[SeedResult], *, split: str = "test") -> dict[str
     check_not_none(results, "results", "a list of SeedResult (run_experiment)")
     check_non_empty(results, "results")
     for result in results:
-        if not isinstance(result, SeedResult):
-            got = type(result).__name__
-            raise TypeError(f"results must hold SeedResult (run_experiment), got {got}.")
+        check_instance(result, SeedResult, "results", "a list of SeedResult (run_experiment)")
     summary: dict[str, dict] = {}
     for selection in results[0].runs:
         rows: dict[str, list[float]] = {
@@ -362,8 +359,7 @@ def summary_table(summary: Mapping[str, dict], key: str = "buggy") -> pd.DataFra
     """
     check_choice(key, ["buggy", "overall"], "key")
     check_not_none(summary, "summary", "a mapping from summarise")
-    if not isinstance(summary, Mapping):
-        raise TypeError(f"summary must be summarise's mapping, got {type(summary).__name__}.")
+    check_instance(summary, Mapping, "summary", "summarise's mapping")
     check_non_empty(summary, "summary")
     for name, s in summary.items():
         if not isinstance(s, Mapping) or not _SUMMARY_KEYS <= set(s):

@@ -28,10 +28,12 @@ from failure_modes.tracks.mode.selection import CONTROLS, random_inputs, select_
 from failure_modes.tracks.mode.similarity import MEASURES
 from failure_modes.tracks.mode.splits import Data, Splits, check_data, check_splits
 from failure_modes.utils.validation import (
+    check_callable,
     check_choice,
+    check_instance,
     check_model,
     check_non_empty,
-    check_number,
+    check_positive,
     check_positive_int,
     check_probability,
     check_seed,
@@ -96,8 +98,7 @@ class ModeConfig:
         check_probability(self.mix, "mix")
         for name in ("size", "iterations", "epochs", "batch_size"):
             check_positive_int(getattr(self, name), name)
-        if not check_number(self.lr, "lr") > 0:
-            raise ValueError(f"lr must be positive, got {self.lr}.")
+        check_positive(self.lr, "lr")
 
 
 def check_config(config: object) -> ModeConfig:
@@ -119,12 +120,8 @@ def check_config(config: object) -> ModeConfig:
     """
     if config is None:
         return ModeConfig()
-    if not isinstance(config, ModeConfig):
-        raise TypeError(
-            f"config must be a ModeConfig or None, got {type(config).__name__}; for a dict of "
-            "settings pass ModeConfig(**settings)."
-        )
-    return config
+    what = "a ModeConfig or None (for a dict of settings pass ModeConfig(**settings))"
+    return check_instance(config, ModeConfig, "config", what)
 
 
 @dataclass(frozen=True)
@@ -205,9 +202,7 @@ def round_against_random(
     check_model(model)
     train, validation = check_data(train, "train"), check_data(validation, "validation")
     check_non_empty(validation[1], "validation")
-    if not callable(retrain):
-        got = type(retrain).__name__
-        raise TypeError(f"retrain must be callable, retrain(model, data), got {got}.")
+    check_callable(retrain, "retrain", "callable as retrain(model, data)")
     seed = check_seed(seed)
     mode_picks, _ = take(pool, chosen, name="chosen")
     before = accuracy(*predict(model, validation))
