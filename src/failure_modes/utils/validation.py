@@ -1,7 +1,8 @@
 """Checks shared by every public function: image batches, masks, labels, datasets.
 
-The one place to import validators from: the scalar checks (:mod:`~failure_modes.utils.scalars`)
-and the path and plain-argument checks (:mod:`~failure_modes.utils.arguments`) are re-exported.
+The one place to import validators from: the scalar checks (:mod:`~failure_modes.utils.scalars`),
+the path and plain-argument checks (:mod:`~failure_modes.utils.arguments`) and the device check
+(:func:`~failure_modes.utils.devices.check_device`) are re-exported.
 
 Each helper raises ``TypeError`` for a wrong type and ``ValueError`` for a wrong value, with a
 message that names the argument, says what was expected and what came, and how to fix it.
@@ -22,6 +23,7 @@ from failure_modes.utils.arguments import (
     check_instance,
     check_path,
 )
+from failure_modes.utils.devices import check_device
 from failure_modes.utils.scalars import (
     check_amplitude,
     check_choice,
@@ -38,6 +40,7 @@ from failure_modes.utils.scalars import (
 )
 
 __all__ = [
+    "check_device",
     "MissingPathError",
     "check_path",
     "check_flag",
