@@ -103,6 +103,12 @@ def test_per_class_accuracy_is_nan_for_a_missing_class():
     assert np.isnan(result[1])
 
 
+def test_accuracy_of_nothing_is_refused_and_an_empty_confusion_is_all_zeros():
+    with pytest.raises(ValueError, match="predictions is empty"):
+        accuracy([], [])
+    assert confusion([], [], num_classes=2).tolist() == [[0, 0], [0, 0]]
+
+
 def test_confusion_rejects_bad_labels():
     with pytest.raises(ValueError, match="0..2"):
         confusion(np.array([0, 3]), np.array([0, 1]), num_classes=3)

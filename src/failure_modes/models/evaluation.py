@@ -66,10 +66,16 @@ def predict(
     return proba.argmax(axis=1), targets
 
 
+def _labels_array(value: object) -> np.ndarray:
+    array = np.asarray(value)
+    # An empty list comes out as float64; no item means no fractional label either.
+    return array.astype(np.int64) if array.size == 0 and array.dtype == np.float64 else array
+
+
 def _check_labels(
     predictions: object, targets: object, num_classes: int | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    predictions, targets = np.asarray(predictions), np.asarray(targets)
+    predictions, targets = _labels_array(predictions), _labels_array(targets)
     check_same_length(predictions, targets, "predictions", "targets")
     n = len(predictions)
     return (
@@ -79,8 +85,9 @@ def _check_labels(
 
 
 def accuracy(predictions: np.ndarray, targets: np.ndarray) -> float:
-    """Share of predictions equal to the true label."""
+    """Share of predictions equal to the true label (of at least one prediction)."""
     predictions, targets = _check_labels(predictions, targets)
+    check_non_empty(predictions, "predictions")
     return float((predictions == targets).mean())
 
 
