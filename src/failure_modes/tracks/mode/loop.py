@@ -205,11 +205,10 @@ def round_against_random(
     check_callable(retrain, "retrain", "callable as retrain(model, data)")
     seed = check_seed(seed)
     mode_picks, _ = take(pool, chosen, name="chosen")
+    random_picks, _ = take(pool, random_inputs(pool, len(mode_picks[1]), seed=seed))
     before = accuracy(*predict(model, validation))
-    picks = {"mode": mode_picks, "random": random_inputs(pool, len(mode_picks[1]), seed=seed)}
     gains = {}
-    for name, index in picks.items():
-        selected = index if name == "mode" else take(pool, index)[0]
+    for name, selected in {"mode": mode_picks, "random": random_picks}.items():
         retrained = copy.deepcopy(model)
         retrain(retrained, _concat(train, selected))
         gains[name] = accuracy(*predict(retrained, validation)) - before
