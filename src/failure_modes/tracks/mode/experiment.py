@@ -223,11 +223,8 @@ def run_experiment(
         check_choice(selection, [*MEASURES, *CONTROLS], "selections")
     check_not_none(seeds, "seeds", "a sequence of int seeds")
     check_non_empty(seeds, "seeds")
-    for seed in seeds:
-        try:
-            check_seed(seed)
-        except TypeError as error:
-            raise TypeError(f"seeds: {error}") from None
+    for position, seed in enumerate(seeds):
+        check_seed(seed, f"seeds[{position}]")
     _split_options(split_options)
     check_positive_int(start_epochs, "start_epochs")
     test = check_data(test, "test")
