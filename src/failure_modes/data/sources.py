@@ -40,6 +40,7 @@ from failure_modes.utils.paths import checkout_root
 from failure_modes.utils.validation import (
     check_choice,
     check_flag,
+    check_instance,
     check_non_empty,
     check_not_none,
     check_path,
@@ -209,11 +210,8 @@ def prepare(
         names = list(DATASETS)
     elif isinstance(names, str):
         names = [names]
-    elif not isinstance(names, Iterable):
-        raise TypeError(
-            f"names must be a dataset name or a list of them (among {list(DATASETS)}), got "
-            f"{type(names).__name__} {names!r}."
-        )
+    what = f"a dataset name or a list of them (among {list(DATASETS)})"
+    names = check_instance(names, Iterable, "names", what)
     names = [
         check_choice(name, DATASETS, "names") for name in check_non_empty(list(names), "names")
     ]
