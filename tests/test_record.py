@@ -25,12 +25,52 @@ def _notebook(*payloads: dict) -> nbformat.NotebookNode:
     return nb
 
 
+def _capture(monkeypatch, cells: list | None = None) -> list[tuple[str, dict, str]]:
+    """Record calls to display and update_display as (verb, bundle, display_id)."""
+    shown: list[tuple[str, dict, str]] = []
+    for verb in ("display", "update_display"):
+        monkeypatch.setattr(
+            rec,
+            verb,
+            lambda data, raw, display_id, verb=verb: shown.append((verb, data, display_id)),
+        )
+    if cells is not None:
+        monkeypatch.setattr(rec, "_running_cell", lambda: cells[0])
+    monkeypatch.setattr(rec, "_CELL", rec._CellRecords())
+    return shown
+
+
 def test_record_displays_the_value_under_its_own_mime_type(monkeypatch):
-    shown = []
-    monkeypatch.setattr(rec, "display", lambda data, raw: shown.append(data))
+    shown = _capture(monkeypatch, cells=[1])
     value = torch.tensor(0.25)
     assert rec.record("tainted_recall", value) is value
-    assert shown == [{rec.MIME_TYPE: {"name": "tainted_recall", "value": 0.25}, "text/plain": ""}]
+    [(verb, bundle, _)] = shown
+    assert verb == "display"
+    assert bundle == {
+        rec.MIME_TYPE: {"records": [{"name": "tainted_recall", "value": 0.25}]},
+        "text/plain": "",
+    }
+
+
+def test_the_records_of_one_cell_share_one_output_and_the_next_cell_gets_its_own(monkeypatch):
+    cells = [1]
+    shown = _capture(monkeypatch, cells)
+    rec.record("a", 1)
+    rec.record("b", 2)
+    cells[0] = 2
+    rec.record("c", 3)
+    assert [verb for verb, _, _ in shown] == ["display", "update_display", "display"]
+    assert shown[0][2] == shown[1][2] != shown[2][2]
+    assert shown[1][1][rec.MIME_TYPE]["records"] == [
+        {"name": "a", "value": 1},
+        {"name": "b", "value": 2},
+    ]
+    assert shown[2][1][rec.MIME_TYPE]["records"] == [{"name": "c", "value": 3}]
+
+
+def test_one_output_holding_several_records_reads_back():
+    nb = _notebook({"records": [{"name": "a", "value": 1}, {"name": "b", "value": [2, 3]}]})
+    assert dict(rec.read_records(nb)) == {"a": 1, "b": [2, 3]}
 
 
 @pytest.mark.parametrize(
@@ -46,10 +86,9 @@ def test_record_displays_the_value_under_its_own_mime_type(monkeypatch):
     ],
 )
 def test_values_become_plain_json(monkeypatch, value, plain):
-    shown = []
-    monkeypatch.setattr(rec, "display", lambda data, raw: shown.append(data))
+    shown = _capture(monkeypatch, cells=[1])
     rec.record("x", value)
-    assert shown[0][rec.MIME_TYPE]["value"] == plain
+    assert shown[0][1][rec.MIME_TYPE]["records"] == [{"name": "x", "value": plain}]
 
 
 @pytest.mark.parametrize("value", [math.nan, math.inf, [1.0, math.nan]])

@@ -158,6 +158,21 @@ def test_parameters_reach_the_notebook_and_records_come_back(tmp_path: Path):
     assert nbformat.read(path, as_version=4).cells[1].outputs == []  # the source is untouched
 
 
+@pytest.mark.notebook
+def test_a_cell_that_records_many_numbers_gains_one_output(tmp_path: Path):
+    path = write_notebook(
+        tmp_path / "many.ipynb",
+        "SEED = 0",
+        RECORD_IMPORT + "for i in range(12):\n    record(f'n{i}', i)\nprint('table')",
+        "record('later', 1)\nlast = record('last', 2)",
+    )
+    executed = runner.execute(path, timeout=60)
+    many, later = executed.cells[-2:]
+    assert [output.output_type for output in many.outputs] == ["display_data", "stream"]
+    assert len(later.outputs) == 1
+    assert dict(read_records(executed)) == {f"n{i}": i for i in range(12)} | {"later": 1, "last": 2}
+
+
 @pytest.mark.parametrize(
     ("text", "value"), [("1", 1), ("0.5", 0.5), ("[1, 2]", [1, 2]), ("cuda", "cuda"), ("'a'", "a")]
 )

@@ -1,9 +1,11 @@
 """Numbers a notebook's prose relies on, left in its executed outputs for the lesson tests.
 
 ``record("tainted_recall_of_4s", recall)`` shows the student nothing new (the notebook prints
-the number in its own words) but adds a display output with its own MIME type to the cell.
-The lesson tests execute the notebook with papermill and read these outputs back with
-:func:`read_records`, so a claim is asserted on the very number the notebook computed.
+the number in its own words). The records of one cell share one display output, with its own
+MIME type, which each further ``record`` in the cell updates in place (a ``display_id``), so a
+cell that records twelve numbers gains one empty output, not twelve. The lesson tests execute
+the notebook with papermill and read these outputs back with :func:`read_records`, so a claim is
+asserted on the very number the notebook computed.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import math
 import numbers
 import os
 import re
+import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -20,7 +23,8 @@ from typing import Any
 import nbformat
 import numpy as np
 import torch
-from IPython.display import display
+from IPython import get_ipython
+from IPython.display import display, update_display
 
 __all__ = ["MIME_TYPE", "Records", "read_records", "record"]
 
@@ -56,6 +60,35 @@ def _plain(value: Any, name: str) -> Any:
     )
 
 
+class _CellRecords:
+    """The records of the cell that is running, and the id of the one output that shows them."""
+
+    def __init__(self) -> None:
+        self.cell: object = None
+        self.display_id = ""
+        self.payloads: list[dict[str, Any]] = []
+
+    def add(self, payload: dict[str, Any]) -> None:
+        cell = _running_cell()
+        same_cell = bool(self.payloads) and cell == self.cell
+        if not same_cell:
+            self.cell, self.display_id, self.payloads = cell, uuid.uuid4().hex, []
+        self.payloads.append(payload)
+        # An empty text/plain keeps front-ends from warning about an output they cannot render.
+        bundle = {MIME_TYPE: {"records": list(self.payloads)}, "text/plain": ""}
+        show = update_display if same_cell else display
+        show(bundle, raw=True, display_id=self.display_id)
+
+
+def _running_cell() -> object:
+    """What tells one cell's execution from the next: the kernel's count, or a new object."""
+    shell = get_ipython()
+    return object() if shell is None else shell.execution_count
+
+
+_CELL = _CellRecords()
+
+
 def record(name: str, value: Any) -> Any:
     """Leave ``value`` under ``name`` in the executed notebook, and return it unchanged.
 
@@ -74,9 +107,7 @@ def record(name: str, value: Any) -> Any:
         raise ValueError(
             f"record name must be a lower-case identifier such as 'clean_accuracy', got {name!r}."
         )
-    payload = {"name": name, "value": _plain(value, name)}
-    # An empty text/plain keeps front-ends from warning about an output they cannot render.
-    display({MIME_TYPE: payload, "text/plain": ""}, raw=True)
+    _CELL.add({"name": name, "value": _plain(value, name)})
     return value
 
 
@@ -135,10 +166,11 @@ def read_records(
                 continue
             if isinstance(payload, str):  # some writers store JSON MIME data as text
                 payload = json.loads(payload)
-            if payload["name"] in values:
-                raise ValueError(
-                    f"{source} records {payload['name']!r} twice; a notebook computes each "
-                    "number once: record it in one cell."
-                )
-            values[payload["name"]] = payload["value"]
+            for item in payload.get("records", [payload]):
+                if item["name"] in values:
+                    raise ValueError(
+                        f"{source} records {item['name']!r} twice; a notebook computes each "
+                        "number once: record it in one cell."
+                    )
+                values[item["name"]] = item["value"]
     return Records(values, source)
