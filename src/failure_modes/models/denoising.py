@@ -13,9 +13,12 @@ from failure_modes.utils.validation import (
     as_tensor,
     check_finite,
     check_float_batch,
+    check_instance,
+    check_non_empty,
     check_number,
     check_positive_int,
     check_same_shape,
+    check_seed,
     check_unit_interval,
 )
 
@@ -114,11 +117,28 @@ def evaluate_denoiser(
     The same seed gives the same noise, so two denoisers evaluated with the same ``seed`` are
     compared on identical noisy inputs.
 
+    Parameters
+    ----------
+    model : nn.Module
+        The denoiser (images in, images out).
+    datasets : mapping of str to dataset or Tensor
+        At least one named dataset (or float ``[N, 1, H, W]`` clean images in [0, 1]), as
+        :func:`~failure_modes.data.tensors.image_tensors` reads them.
+    std : float, default NOISE_STD
+        Standard deviation of the Gaussian noise added.
+    seed : int, default 0
+        Seeds the noise.
+    batch_size : int, default 1000
+        Images per forward pass.
+
     Returns
     -------
     dict
         ``{name: {"noisy": dB, "denoised": dB}}``.
     """
+    check_instance(datasets, Mapping, "datasets", "a mapping {name: dataset or clean images}")
+    check_non_empty(datasets, "datasets")
+    check_seed(seed)
     results = {}
     for name, dataset in datasets.items():
         clean = image_tensors(dataset)

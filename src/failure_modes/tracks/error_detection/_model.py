@@ -13,14 +13,15 @@ __all__ = ["check_inputs", "evaluating", "logits", "resolve_layer"]
 
 
 def check_inputs(model: nn.Module, inputs: object, name: str = "inputs") -> torch.Tensor:
-    """``inputs`` as a float batch ``[N, ...]`` on the model's device, or a clear error.
+    """``inputs`` as a float image batch ``[N, C, H, W]`` on the model's device, or a clear error.
 
     Raises
     ------
     TypeError
         If ``inputs`` is neither a tensor nor a numpy array.
     ValueError
-        For an integer dtype, fewer than two dimensions or another device than the model's.
+        For an integer dtype, axes other than ``[N, C, H, W]`` (the message says how to add
+        a missing one) or another device than the model's.
     """
     inputs = as_tensor(inputs, name)
     if not inputs.is_floating_point() or inputs.ndim < 2:
@@ -29,7 +30,7 @@ def check_inputs(model: nn.Module, inputs: object, name: str = "inputs") -> torc
             f"{inputs.dtype} and shape {tuple(inputs.shape)}."
         )
     check_same_device(model, inputs, name)
-    return check_float_batch(inputs, name, ndim=None)
+    return check_float_batch(inputs, name, ndim=4)
 
 
 def resolve_layer(model: nn.Module, layer: str | nn.Module) -> tuple[str, nn.Module]:

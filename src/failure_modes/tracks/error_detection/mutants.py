@@ -307,6 +307,9 @@ def make_mutants(
     x, y = classification_tensors(validation)
     check_non_empty(x, "validation")
     check_same_device(model, x, "validation inputs")
+    with evaluating(model):  # a label the model has no output for is refused, not "wrong"
+        outputs = logits(model, x[:1], 1).shape[1]
+    check_targets(y, len(y), "validation targets", num_classes=outputs)
     y = y.to(x.device)
     generator = torch.Generator().manual_seed(
         check_seed(seed) if seed is not None else int(torch.randint(2**62, (1,)))
