@@ -725,7 +725,11 @@ SKIP = {
 }
 """Public callables without a recipe, each for a stated reason; the validators themselves
 (``failure_modes.utils.validation``) are property-tested in test_validation and test_hardening."""
-VALIDATORS = ("failure_modes.utils.validation.", "failure_modes.utils.scalars.")
+VALIDATORS = (
+    "failure_modes.utils.validation.",
+    "failure_modes.utils.scalars.",
+    "failure_modes.utils.arrays.",
+)
 
 
 def _public_callables() -> dict[str, Callable]:

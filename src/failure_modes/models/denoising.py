@@ -13,6 +13,7 @@ from failure_modes.utils.validation import (
     as_tensor,
     check_finite,
     check_float_batch,
+    check_image_axes,
     check_instance,
     check_non_empty,
     check_number,
@@ -54,7 +55,9 @@ def psnr(images: torch.Tensor, clean: torch.Tensor, *, data_range: float = 1.0) 
     Parameters
     ----------
     images : Tensor
-        ``[N, ...]`` images to score (noisy or denoised), float.
+        ``[N, C, H, W]`` images to score (noisy or denoised), float. A single ``[H, W]``
+        image or an ``[N, H, W]`` batch is refused with the axes to add: ``[H, W]`` would
+        otherwise be scored as H one-row images.
     clean : Tensor
         The clean originals, of the same shape.
     data_range : float, default 1.0
@@ -72,6 +75,7 @@ def psnr(images: torch.Tensor, clean: torch.Tensor, *, data_range: float = 1.0) 
                 f"{name} must be float images (in [0, data_range]), got dtype {value.dtype}; "
                 "for uint8 images use images.float() / 255."
             )
+        check_image_axes(value, name)
         check_finite(value, name)
     check_same_shape(images, clean, "images", "clean")
     data_range = check_number(data_range, "data_range", low=1e-12)

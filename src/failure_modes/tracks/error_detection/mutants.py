@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 from failure_modes.models.training import classification_tensors
 from failure_modes.tracks.error_detection._model import (
     check_inputs,
+    check_labelled,
     evaluating,
     logits,
     resolve_layer,
@@ -43,7 +44,6 @@ from failure_modes.utils.validation import (
     check_not_none,
     check_positive_int,
     check_probability,
-    check_same_device,
     check_seed,
     check_targets,
 )
@@ -306,11 +306,7 @@ def make_mutants(
     names = _mutable_layers(model, layers)
     x, y = classification_tensors(validation)
     check_non_empty(x, "validation")
-    check_same_device(model, x, "validation inputs")
-    with evaluating(model):  # a label the model has no output for is refused, not "wrong"
-        outputs = logits(model, x[:1], 1).shape[1]
-    check_targets(y, len(y), "validation targets", num_classes=outputs)
-    y = y.to(x.device)
+    x, y = check_labelled(model, x, y, "validation")  # labels past the outputs: refused
     generator = torch.Generator().manual_seed(
         check_seed(seed) if seed is not None else int(torch.randint(2**62, (1,)))
     )
