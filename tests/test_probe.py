@@ -95,7 +95,14 @@ R = {
     ),  # fmt: skip
     "failure_modes.models.training.train_denoiser": (
         lambda: dict(model=nn.Conv2d(1, 1, 3, padding=1), dataset=_images(), progress=False),
-        {"dataset": "unit_images", "device": "device", "epochs": "count", "model": "model"},
+        {
+            "dataset": "unit_images",
+            "device": "device",
+            "epochs": "count",
+            "model": "model",
+            "batch_size": "count",
+            "seed": "seed_or_none",
+        },
     ),
     "failure_modes.utils.devices.pick_device": (
         lambda: dict(device="cpu"),
@@ -141,7 +148,13 @@ R = {
     ),
     "failure_modes.explain.contrastive.contrastive_saliency": (
         lambda: dict(model=_model(), inputs=_images(), predicted=0, true=1, methods=["saliency"]),
-        {"model": "model", "inputs": "images", "predicted": "target", "true": "target"},
+        {
+            "model": "model",
+            "inputs": "images",
+            "predicted": "target",
+            "true": "target",
+            "batch_size": "count",
+        },
     ),
     "failure_modes.tracks.mode.layers.layer_features": (
         lambda: dict(model=_model(), layer="1", inputs=_images()),
@@ -201,7 +214,7 @@ R = {
     ),
     "failure_modes.tracks.mode.diagnosis.label_accuracy": (
         lambda: dict(model=_model(), data=(_images(), _labels()), num_classes=CLASSES),
-        {"model": "model", "data": "model_pair", "num_classes": "count"},
+        {"model": "model", "data": "model_pair", "num_classes": "count", "batch_size": "count"},
     ),
     "failure_modes.tracks.mode.selection.random_inputs": (
         lambda: dict(pool=(_images(), _labels()), size=2, seed=0),
@@ -225,6 +238,7 @@ R = {
             "inputs": "images",
             "target": "target_or_predicted",
             "n_steps": "count",
+            "batch_size": "count",
         },  # fmt: skip
     ),
     "failure_modes.models.denoising.evaluate_denoiser": (
@@ -237,7 +251,7 @@ R = {
             targets=_labels(),
             corruptions={1: _lazy("failure_modes.data.corruptions.Pixel")()(row=1, col=1)},
         ),
-        {"images": "uint8_images", "targets": "labels_any", "seed": "seed"},
+        {"images": "uint8_images", "targets": "labels_any", "seed": "seed", "fraction": "alpha"},
     ),
     "failure_modes.data.corruptions.Pixel": (
         lambda: dict(row=1, col=1, value=255),
@@ -342,7 +356,13 @@ R = {
             methods=["saliency"],
             progress=False,
         ),
-        {"model": "model", "inputs": "images", "target": "target", "masks": "mask"},
+        {
+            "model": "model",
+            "inputs": "images",
+            "target": "target",
+            "masks": "mask",
+            "batch_size": "count_or_default",
+        },
     ),
     "failure_modes.tracks.error_detection.detector.auroc": (
         lambda: dict(scores=_scores(), is_error=_flags()),
@@ -513,6 +533,7 @@ R = {
             "size": "count",
             "diagnoses": "diagnoses",
             "seed": "seed",
+            "mix": "alpha",
         },
     ),
     "failure_modes.tracks.mode.splits.check_data": (
@@ -589,7 +610,13 @@ R = {
             corruption=_lazy("failure_modes.data.corruptions.Pixel")()(row=1, col=1),
             label=1,
         ),
-        {"model": "model", "dataset": "dataset", "label": "label"},
+        {
+            "model": "model",
+            "dataset": "dataset",
+            "label": "label",
+            "threshold": "config_fraction",
+            "batch_size": "count",
+        },
     ),
     "failure_modes.tracks.clever_hans.zoo.zoo": (lambda: {}, {}),
     "failure_modes.tracks.mode.layers.saturation_layer": (
@@ -641,12 +668,14 @@ R = {
             "test": "feature_map",
             "train_errors": "flags",
             "test_errors": "flags",
+            "seed": "seed_or_none",
         },
     ),  # fmt: skip
     "failure_modes.tracks.mode.loop.ModeConfig": (
         lambda: dict(),
         {
             "threshold": "config_fraction",
+            "gap": "config_fraction",
             "mix": "config_fraction",
             "size": "count",
             "iterations": "count",
@@ -663,7 +692,13 @@ R = {
             methods=["saliency"],
             progress=False,
         ),
-        {"model": "model", "inputs": "images", "target": "target", "mask": "mask"},
+        {
+            "model": "model",
+            "inputs": "images",
+            "target": "target",
+            "mask": "mask",
+            "seed": "seed",
+        },
     ),  # fmt: skip
 }
 

@@ -199,7 +199,8 @@ def train_classifier(
     lr : float, default 1e-3
         Adam's learning rate.
     seed : int, optional
-        Fixes the order of the mini-batches; same seed, same order.
+        Fixes the order of the mini-batches; same seed, same order. None (the default, on
+        purpose) draws a fresh order every call; a seed must be an int in torch's 64-bit range.
     device : str or torch.device, optional
         Where to train; default :func:`pick_device`.
     shuffle : bool, default True

@@ -275,7 +275,7 @@ def make_mutants(
     min_accuracy_ratio : float, default 0.9
         A mutant must keep this share of the original accuracy, in [0, 1].
     seed : int, optional
-        Seed of the random draws; the same seed gives the same mutants.
+        Seed of the random draws; the same seed gives the same mutants, None fresh ones.
     max_tries : int, optional
         Give up after this many candidates; default ``20 * n``.
     batch_size : int, default 500
