@@ -92,6 +92,8 @@ BAD = {
         "uint8": lambda: (_images() * 255).to(torch.uint8),
         "wrong_shape": lambda: torch.rand(SIDE),
         "empty": lambda: torch.zeros(0, 1, SIDE, SIDE),
+        "hw": lambda: torch.rand(SIDE, SIDE),  # one image without batch and channel axes
+        "nhw": lambda: torch.rand(N, SIDE, SIDE),  # a batch without its channel axis
     },
     "unit_images": {
         "nan": lambda: _nan(_images()),
@@ -99,6 +101,7 @@ BAD = {
         "uint8": lambda: (_images() * 255).to(torch.uint8),
         "normalised": lambda: _images() * 4 - 2,
         "empty": lambda: torch.zeros(0, 1, SIDE, SIDE),
+        "nhw": lambda: torch.rand(N, SIDE, SIDE),
     },
     "maps": {
         "nan": lambda: _nan(_maps()),
@@ -127,11 +130,25 @@ BAD = {
         "empty": lambda: (torch.zeros(0, 1, SIDE, SIDE), torch.zeros(0, dtype=torch.long)),
         "none": lambda: None,
         "uint8": lambda: ((_images() * 255).to(torch.uint8), _labels()),
+        "nhw": lambda: (torch.rand(N, SIDE, SIDE), _labels()),
+    },
+    # A pair a model is run on: labels it has no output for are refused too.
+    "model_pair": {
+        "nan": lambda: (_nan(_images()), _labels()),
+        "float_labels": lambda: (_images(), _labels().double() + 0.5),
+        "negative_labels": lambda: (_images(), -torch.ones(N, dtype=torch.long)),
+        "too_large_labels": lambda: (_images(), torch.full((N,), 99)),
+        "mismatched": lambda: (_images(), _labels()[:2]),
+        "empty": lambda: (torch.zeros(0, 1, SIDE, SIDE), torch.zeros(0, dtype=torch.long)),
+        "none": lambda: None,
+        "uint8": lambda: ((_images() * 255).to(torch.uint8), _labels()),
+        "nhw": lambda: (torch.rand(N, SIDE, SIDE), _labels()),
     },
     "dataset": {
         "none": lambda: None,
         "mismatched": lambda: _Mnistish(N, 2),
         "tensor": lambda: _images(),
+        "list": lambda: [(_images()[0], 0)],
     },
     "model": {"none": lambda: None},
     # Without num_classes, 99 is a label like any other; empty batches are legitimate where
@@ -208,6 +225,12 @@ BAD = {
         "none": lambda: None,
         "mismatched": lambda: _scores()[:2],
     },
+    "step_options": {  # steps, samples or copies per image: counts
+        "negative": lambda: -4,
+        "zero": lambda: 0,
+        "float": lambda: 2.5,
+        "text": lambda: "8",
+    },
     "flags": {
         "float": lambda: torch.full((N,), 0.5),
         "none": lambda: None,
@@ -229,7 +252,12 @@ BAD = {
     "histories": {"none": lambda: None, "empty": lambda: {}},
     "values": {"nan": lambda: _nan(_maps()), "inf": lambda: _inf(_maps()), "none": lambda: None},
     # NaN is a label no data reached (label_accuracy's result): it is not buggy, not an error.
-    "per_label": {"none": lambda: None, "wrong_shape": lambda: torch.rand(2, 3)},
+    "per_label": {
+        "none": lambda: None,
+        "wrong_shape": lambda: torch.rand(2, 3),
+        "text": lambda: ["a", "b", "c"],
+        "too_large": lambda: [1.5, 2.0, 3.0],
+    },
     "labels_alone": {
         "float": lambda: _labels().double() + 0.5,
         "negative": lambda: -torch.ones(N, dtype=torch.long),
@@ -239,6 +267,8 @@ BAD = {
         "nan": lambda: [0.5, math.nan, 0.7],
         "none": lambda: None,
         "mismatched": lambda: [0.5],
+        "text": lambda: ["a", "b", "c"],
+        "empty": lambda: [],
     },
     "method": {"unknown": lambda: "nope", "none": lambda: None},
     "results": {
@@ -252,7 +282,14 @@ BAD = {
         "nan": lambda: {"a": (_nan(_images()), _images(), _images())},
     },
     "shape": {"negative": lambda: (-1, 3), "none": lambda: None, "float": lambda: (2.5, 3)},
-    "seed": {"none": lambda: None, "float": lambda: 2.5},  # torch takes negative seeds
+    # torch takes negative seeds down to -2**63 and positive ones below 2**64.
+    "seed": {
+        "none": lambda: None,
+        "float": lambda: 2.5,
+        "too_large": lambda: 2**64,
+        "text": lambda: "0",
+    },
+    "seed_or_none": {"float": lambda: 2.5, "too_large": lambda: 2**64, "text": lambda: "0"},
     # None: the dataset's own targets.
     "labels_opt": {
         "float": lambda: _labels().double() + 0.5,
@@ -261,6 +298,82 @@ BAD = {
     },
     # No num_classes here: a label no image has gives no index, like any other absent label.
     "label": {"float": lambda: 1.5, "negative": lambda: -1, "none": lambda: None},
+    "label_in_range": {  # a label an array of per-label values is indexed with
+        "float": lambda: 1.5,
+        "negative": lambda: -1,
+        "too_large": lambda: 99,
+        "none": lambda: None,
+    },
+    "label_indices": {
+        "none": lambda: None,
+        "float": lambda: [1.5],
+        "negative": lambda: [-1],
+        "too_large": lambda: [99],
+    },
+    "threshold": {
+        "nan": lambda: math.nan,
+        "none": lambda: None,
+        "text": lambda: "0.5",
+        "inf": lambda: math.inf,
+    },
+    "accuracies": {  # per-label accuracies of labels that are diagnosed: NaN has no gap
+        "none": lambda: None,
+        "wrong_shape": lambda: torch.rand(2, 3),
+        "nan": lambda: [math.nan, math.nan, math.nan],
+        "text": lambda: ["a", "b", "c"],
+        "too_large": lambda: [1.5, 2.0, 3.0],
+    },
+    "diagnoses": {
+        "none": lambda: None,
+        "unknown": lambda: {1: "nope"},
+        "negative": lambda: {-1: "underfitting"},
+        "float": lambda: {1.5: "underfitting"},
+        "list": lambda: [1],
+    },
+    "option": {"unknown": lambda: 1},  # an option the function does not know
+    "sizes": {
+        "none": lambda: None,
+        "negative": lambda: (-1,),
+        "zero": lambda: (0,),
+        "float": lambda: (2.5,),
+        "text": lambda: "4",
+    },
+    "channel_pair": {
+        "none": lambda: None,
+        "negative": lambda: (-1, 4),
+        "zero": lambda: (0, 4),
+        "float": lambda: (2.5, 4),
+        "wrong_length": lambda: (4,),
+    },
+    "image_shape": {
+        "none": lambda: None,
+        "negative": lambda: (-1, SIDE),
+        "zero": lambda: (0, SIDE),
+        "float": lambda: (2.5, SIDE),
+        "wrong_length": lambda: (SIDE,),
+    },
+    "kernel_size": {
+        "none": lambda: None,
+        "even": lambda: 2,
+        "zero": lambda: 0,
+        "negative": lambda: -1,
+        "float": lambda: 3.5,
+    },
+    "activation": {"name": lambda: "sigmoid", "class": lambda: nn.Sigmoid, "number": lambda: 1},
+    "denoise_sets": {
+        "none": lambda: None,
+        "empty": lambda: {},
+        "list": lambda: [_images()],
+        "nan": lambda: {"test": _nan(_images())},
+    },
+    "describable": {"none": lambda: None, "list": lambda: [1, 2], "tensor": lambda: _images()},
+    "cancelled": {
+        "none": lambda: None,
+        "empty": lambda: [],
+        "nan": lambda: [math.nan],
+        "too_large": lambda: [1.5],
+        "negative": lambda: [-0.1],
+    },
     "anything": {"none": lambda: None},
     "fraction": {"nan": lambda: math.nan, "zero": lambda: 0.0, "too_large": lambda: 2.0},
     "units": {

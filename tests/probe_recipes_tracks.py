@@ -163,6 +163,10 @@ ROLES: dict = {
 MODE = "failure_modes.tracks.mode."
 HANS = "failure_modes.tracks.clever_hans."
 RECIPES: dict = {
+    "failure_modes.tracks.error_detection._model.check_labelled": (
+        lambda: dict(model=_model(), inputs=_images(), targets=_labels(), name="validation"),
+        {"model": "model", "inputs": "images", "targets": "labels"},
+    ),
     "failure_modes.models.training.training_step": (
         _training_step,
         {

@@ -33,7 +33,7 @@ def test_psnr_known_values():
 
 
 def test_psnr_uses_the_data_range():
-    target = torch.zeros(1, 2, 2)
+    target = torch.zeros(1, 1, 2, 2)
     assert psnr(target + 1, target, data_range=255).item() == pytest.approx(
         20 * math.log10(255), abs=1e-4
     )

@@ -64,11 +64,11 @@ import failure_modes
 R = {
     "failure_modes.models.evaluation.predict": (
         lambda: dict(model=_model(), dataset=(_images(), _labels())),
-        {"model": "model", "dataset": "pair", "batch_size": "count"},
+        {"model": "model", "dataset": "model_pair", "batch_size": "count"},
     ),
     "failure_modes.models.evaluation.predict_proba": (
         lambda: dict(model=_model(), dataset=(_images(), _labels())),
-        {"model": "model", "dataset": "pair", "batch_size": "count"},
+        {"model": "model", "dataset": "model_pair", "batch_size": "count"},
     ),
     "failure_modes.models.evaluation.accuracy": (
         lambda: dict(predictions=_labels(), targets=_labels()),
@@ -86,7 +86,8 @@ R = {
         lambda: dict(model=_model(), dataset=(_images(), _labels()), progress=False, seed=0),
         {
             "model": "model",
-            "dataset": "pair",
+            "dataset": "model_pair",
+            "seed": "seed_or_none",
             "device": "device",
             "epochs": "count",
             "batch_size": "count",
@@ -94,7 +95,14 @@ R = {
     ),  # fmt: skip
     "failure_modes.models.training.train_denoiser": (
         lambda: dict(model=nn.Conv2d(1, 1, 3, padding=1), dataset=_images(), progress=False),
-        {"dataset": "unit_images", "device": "device", "epochs": "count", "model": "model"},
+        {
+            "dataset": "unit_images",
+            "device": "device",
+            "epochs": "count",
+            "model": "model",
+            "batch_size": "count",
+            "seed": "seed_or_none",
+        },
     ),
     "failure_modes.utils.devices.pick_device": (
         lambda: dict(device="cpu"),
@@ -119,6 +127,7 @@ R = {
             "inputs": "images",
             "target": "target",
             "batch_size": "count_or_default",
+            "nope": "option",
         },
     ),  # fmt: skip
     "failure_modes.explain.scores.artifact_mass": (
@@ -139,7 +148,13 @@ R = {
     ),
     "failure_modes.explain.contrastive.contrastive_saliency": (
         lambda: dict(model=_model(), inputs=_images(), predicted=0, true=1, methods=["saliency"]),
-        {"model": "model", "inputs": "images", "predicted": "target", "true": "target"},
+        {
+            "model": "model",
+            "inputs": "images",
+            "predicted": "target",
+            "true": "target",
+            "batch_size": "count",
+        },
     ),
     "failure_modes.tracks.mode.layers.layer_features": (
         lambda: dict(model=_model(), layer="1", inputs=_images()),
@@ -195,21 +210,26 @@ R = {
     ),
     "failure_modes.explain.randomization.randomize_layers": (
         lambda: dict(model=_model(), n_layers=1),
-        {"model": "model", "n_layers": "layer_count"},
+        {"model": "model", "n_layers": "layer_count", "seed": "seed"},
     ),
     "failure_modes.tracks.mode.diagnosis.label_accuracy": (
         lambda: dict(model=_model(), data=(_images(), _labels()), num_classes=CLASSES),
-        {"model": "model", "data": "pair", "num_classes": "count"},
+        {"model": "model", "data": "model_pair", "num_classes": "count", "batch_size": "count"},
     ),
     "failure_modes.tracks.mode.selection.random_inputs": (
         lambda: dict(pool=(_images(), _labels()), size=2, seed=0),
-        {"pool": "pair", "size": "count"},
+        {"pool": "pair", "size": "count", "seed": "seed"},
     ),
     "failure_modes.tracks.mode.heat_maps.heat_maps": (
         lambda: dict(
             features=_maps().flatten(1), predictions=_labels(), targets=_labels(), label=1
         ),
-        {"features": "maps", "predictions": "labels_any", "targets": "labels_any"},
+        {
+            "features": "maps",
+            "predictions": "labels_any",
+            "targets": "labels_any",
+            "label": "label_in_range",
+        },
     ),
     "failure_modes.tracks.error_detection.conductance.layer_conductance": (
         lambda: dict(model=_model(), inputs=_images(), layer="0", n_steps=2, progress=False),
@@ -218,11 +238,12 @@ R = {
             "inputs": "images",
             "target": "target_or_predicted",
             "n_steps": "count",
+            "batch_size": "count",
         },  # fmt: skip
     ),
     "failure_modes.models.denoising.evaluate_denoiser": (
         lambda: dict(model=nn.Conv2d(1, 1, 3, padding=1), datasets={"test": _images()}),
-        {"model": "model", "batch_size": "count"},
+        {"model": "model", "batch_size": "count", "datasets": "denoise_sets", "seed": "seed"},
     ),
     "failure_modes.data.taint.taint_images": (
         lambda: dict(
@@ -230,7 +251,7 @@ R = {
             targets=_labels(),
             corruptions={1: _lazy("failure_modes.data.corruptions.Pixel")()(row=1, col=1)},
         ),
-        {"images": "uint8_images", "targets": "labels_any"},
+        {"images": "uint8_images", "targets": "labels_any", "seed": "seed", "fraction": "alpha"},
     ),
     "failure_modes.data.corruptions.Pixel": (
         lambda: dict(row=1, col=1, value=255),
@@ -266,15 +287,30 @@ R = {
     ),
     "failure_modes.models.nets.DenseModel": (
         lambda: dict(input_shape=(SIDE, SIDE), num_classes=CLASSES, hidden_sizes=(4,)),
-        {"num_classes": "count"},
+        {"num_classes": "count", "input_shape": "image_shape", "hidden_sizes": "sizes"},
     ),
     "failure_modes.models.nets.UNet": (
         lambda: dict(depth=1, num_fmaps=2),
-        {"depth": "count", "num_fmaps": "count", "in_channels": "count"},
+        {
+            "depth": "count",
+            "num_fmaps": "count",
+            "in_channels": "count",
+            "out_channels": "count",
+            "fmap_inc_factor": "count",
+            "downsample_factor": "count",
+            "kernel_size": "kernel_size",
+            "final_activation": "activation",
+        },
     ),
     "failure_modes.models.nets.SmallCNN": (
         lambda: dict(image_size=SIDE),
-        {"image_size": "count", "num_classes": "count", "in_channels": "count"},
+        {
+            "image_size": "count",
+            "num_classes": "count",
+            "in_channels": "count",
+            "channels": "channel_pair",
+            "hidden": "count",
+        },
     ),
     "failure_modes.explain.contrastive.logit_contrast": (
         lambda: dict(logits=_logits(), predicted=_labels(), true=_labels().flip(0)),
@@ -301,11 +337,11 @@ R = {
     ),
     "failure_modes.explain.proximity.outline_mask": (
         lambda: dict(pixels=_images()),
-        {"pixels": "images"},
+        {"pixels": "images", "threshold": "threshold"},
     ),
     "failure_modes.explain.mistakes.misclassified": (
         lambda: dict(model=_model(), dataset=(_images(), _labels())),
-        {"model": "model", "dataset": "pair", "batch_size": "count"},
+        {"model": "model", "dataset": "model_pair", "batch_size": "count"},
     ),
     "failure_modes.explain.randomization.parameter_layers": (
         lambda: dict(model=_model()),
@@ -320,7 +356,13 @@ R = {
             methods=["saliency"],
             progress=False,
         ),
-        {"model": "model", "inputs": "images", "target": "target", "masks": "mask"},
+        {
+            "model": "model",
+            "inputs": "images",
+            "target": "target",
+            "masks": "mask",
+            "batch_size": "count_or_default",
+        },
     ),
     "failure_modes.tracks.error_detection.detector.auroc": (
         lambda: dict(scores=_scores(), is_error=_flags()),
@@ -332,7 +374,7 @@ R = {
     ),
     "failure_modes.tracks.error_detection.detector.risk_coverage": (
         lambda: dict(scores=_scores(), is_error=_flags()),
-        {"scores": "scores", "is_error": "flags"},
+        {"scores": "scores", "is_error": "flags", "cancelled": "cancelled"},
     ),
     "failure_modes.tracks.error_detection.detector.risk_coverage_curve": (
         lambda: dict(confidence=_scores(), is_error=_flags()),
@@ -340,7 +382,7 @@ R = {
     ),
     "failure_modes.tracks.error_detection.detector.fit_detector": (
         lambda: dict(features=_scores(), is_error=_flags(), seed=0),
-        {"features": "scores", "is_error": "flags"},
+        {"features": "scores", "is_error": "flags", "seed": "seed_or_none"},
     ),
     "failure_modes.tracks.error_detection.mutants.change_rate": (
         lambda: dict(original=_labels(), mutated=_labels().expand(2, N).clone()),
@@ -352,7 +394,7 @@ R = {
     ),
     "failure_modes.tracks.clever_hans.cues.random_lightness": (
         lambda: dict(images=(_images()[:, 0] * 255).to(torch.uint8)),
-        {"images": "uint8_images", "max_amplitude": "amplitude"},
+        {"images": "uint8_images", "max_amplitude": "amplitude", "seed": "seed"},
     ),
     "failure_modes.tracks.clever_hans.randomization.rank_correlation_within": (
         lambda: dict(first=_maps(), second=_maps().flip(0), pixels=_mask()),
@@ -368,14 +410,14 @@ R = {
     ),
     "failure_modes.tracks.mode.diagnosis.buggy_labels": (
         lambda: dict(accuracy=[0.9, 0.5, 1.0]),
-        {"accuracy": "per_label"},
+        {"accuracy": "per_label", "threshold": "threshold"},
     ),
     "failure_modes.data.taint.taint_dataset": (
         lambda: dict(
             dataset=_Mnistish(),
             corruptions={1: _lazy("failure_modes.data.corruptions.Pixel")()(row=1, col=1)},
         ),
-        {"dataset": "dataset", "fraction": "alpha"},
+        {"dataset": "dataset", "fraction": "alpha", "seed": "seed"},
     ),
     "failure_modes.data.corruptions.Gradient": (
         lambda: dict(amplitude=60.0),
@@ -447,7 +489,7 @@ R = {
     ),
     "failure_modes.tracks.clever_hans.cues.augment": (
         lambda: dict(dataset=_Mnistish(), copies=1),
-        {"dataset": "dataset", "copies": "count"},
+        {"dataset": "dataset", "copies": "count", "seed": "seed", "nope": "option"},
     ),
     "failure_modes.tracks.clever_hans.cues.RemoveRamp": (
         lambda: dict(h=SIDE, w=SIDE),
@@ -473,7 +515,12 @@ R = {
         lambda: dict(
             train_accuracy=[0.9, 0.5, 1.0], validation_accuracy=[0.7, 0.4, 1.0], labels=[0, 1]
         ),
-        {"train_accuracy": "per_label", "validation_accuracy": "per_label"},
+        {
+            "train_accuracy": "accuracies",
+            "validation_accuracy": "accuracies",
+            "labels": "label_indices",
+            "gap": "threshold",
+        },
     ),  # fmt: skip
     "failure_modes.tracks.mode.experiment.paired_test": (
         lambda: dict(treated=[0.5, 0.6, 0.8], control=[0.4, 0.6, 0.5]),
@@ -481,7 +528,13 @@ R = {
     ),
     "failure_modes.tracks.mode.selection.select_inputs": (
         lambda: dict(pool_targets=_labels(), diagnoses={1: "underfitting"}, size=2),
-        {"pool_targets": "labels_alone", "size": "count"},
+        {
+            "pool_targets": "labels_alone",
+            "size": "count",
+            "diagnoses": "diagnoses",
+            "seed": "seed",
+            "mix": "alpha",
+        },
     ),
     "failure_modes.tracks.mode.splits.check_data": (
         lambda: dict(data=(_images(), _labels()), name="data"),
@@ -493,7 +546,7 @@ R = {
     ),
     "failure_modes.explain.methods.default_batch_size": (
         lambda: dict(method="integrated_gradients"),
-        {"method": "method"},
+        {"method": "method", "n_steps": "step_options", "nt_samples": "step_options"},
     ),
     "failure_modes.plotting.confusion.plot_confusions": (
         lambda: dict(results={"a": (_labels(), _labels())}, num_classes=CLASSES),
@@ -513,7 +566,7 @@ R = {
     ),
     "failure_modes.data.sources.describe": (
         lambda: dict(dataset=_Mnistish()),
-        {"dataset": "anything"},  # describes any dataset (a Subset, a ConcatDataset, tensors)
+        {"dataset": "describable"},  # any Dataset (a Subset, a ConcatDataset, a TensorDataset)
     ),
     "failure_modes.tracks.error_detection.mutants.make_mutants": (
         lambda: dict(
@@ -527,7 +580,8 @@ R = {
         ),
         {
             "model": "model",
-            "validation": "pair",
+            "validation": "model_pair",
+            "seed": "seed_or_none",
             "n": "count",
             "fraction": "fraction",
             "batch_size": "count",
@@ -556,7 +610,13 @@ R = {
             corruption=_lazy("failure_modes.data.corruptions.Pixel")()(row=1, col=1),
             label=1,
         ),
-        {"model": "model", "dataset": "dataset", "label": "label"},
+        {
+            "model": "model",
+            "dataset": "dataset",
+            "label": "label",
+            "threshold": "config_fraction",
+            "batch_size": "count",
+        },
     ),
     "failure_modes.tracks.clever_hans.zoo.zoo": (lambda: {}, {}),
     "failure_modes.tracks.mode.layers.saturation_layer": (
@@ -581,7 +641,7 @@ R = {
     ),
     "failure_modes.data.idx.write_idx": (
         lambda: dict(path=TMP / "written.idx", array=_Mnistish().data.numpy()),
-        {"array": "array", "path": "anything"},  # a missing folder is made
+        {"array": "array", "path": "output_path"},  # a missing folder is made
     ),
     "failure_modes.tracks.clever_hans.explanations.flag_rate": (
         lambda: dict(attributions=_maps(), mask=_mask()),
@@ -608,12 +668,14 @@ R = {
             "test": "feature_map",
             "train_errors": "flags",
             "test_errors": "flags",
+            "seed": "seed_or_none",
         },
     ),  # fmt: skip
     "failure_modes.tracks.mode.loop.ModeConfig": (
         lambda: dict(),
         {
             "threshold": "config_fraction",
+            "gap": "config_fraction",
             "mix": "config_fraction",
             "size": "count",
             "iterations": "count",
@@ -630,7 +692,13 @@ R = {
             methods=["saliency"],
             progress=False,
         ),
-        {"model": "model", "inputs": "images", "target": "target", "mask": "mask"},
+        {
+            "model": "model",
+            "inputs": "images",
+            "target": "target",
+            "mask": "mask",
+            "seed": "seed",
+        },
     ),  # fmt: skip
 }
 
@@ -692,7 +760,11 @@ SKIP = {
 }
 """Public callables without a recipe, each for a stated reason; the validators themselves
 (``failure_modes.utils.validation``) are property-tested in test_validation and test_hardening."""
-VALIDATORS = ("failure_modes.utils.validation.", "failure_modes.utils.scalars.")
+VALIDATORS = (
+    "failure_modes.utils.validation.",
+    "failure_modes.utils.scalars.",
+    "failure_modes.utils.arrays.",
+)
 
 
 def _public_callables() -> dict[str, Callable]:
@@ -796,7 +868,8 @@ def test_probe_finds_no_silent_acceptance_no_mutation_and_no_hang(capsys):
                     continue
                 kwargs = valid()
                 kwargs[parameter] = make()
-                outcome, detail = _outcome(function, kwargs, names)
+                # A keyword option (**options) is named by its own name.
+                outcome, detail = _outcome(function, kwargs, names | {parameter})
                 counts[outcome] += 1
                 label = f"{name.rsplit('.', 1)[1]}({parameter}={kind})"
                 if outcome == "deep":

@@ -191,6 +191,52 @@ def test_check_float_batch_keeps_exactly_finite_float_batches_of_four_axes(array
 
 
 @PROPERTY
+@given(st.lists(st.integers(1, 3), min_size=0, max_size=5), st.booleans())
+def test_check_image_axes_keeps_exactly_four_axes_and_names_the_missing_one(shape, features):
+    tensor = torch.zeros(shape)
+    if len(shape) == 4 or (features and len(shape) == 2):
+        assert v.check_image_axes(tensor, "inputs", features=features) is tensor
+        return
+    with pytest.raises(ValueError, match=r"^inputs must have shape .*\[N, C, H, W\]") as error:
+        v.check_image_axes(tensor, "inputs", features=features)
+    hint = {3: r"inputs\[:, None\]", 2: r"inputs\[None, None\]"}.get(len(shape))
+    if hint and not (features and len(shape) == 2):
+        assert re.search(hint, str(error.value))
+
+
+@PROPERTY
+@given(st.integers(1, 4), st.integers(1, 3), st.integers(1, 3))
+def test_check_image_or_batch_makes_one_image_a_batch_and_refuses_a_batch_without_channels(
+    channels, n, side
+):
+    conv = nn.Sequential(nn.Conv2d(channels, 1, 1))
+    image = torch.zeros(channels, side, side)
+    assert v.check_image_or_batch(conv, image).shape == (1, channels, side, side)
+    batch = torch.zeros(n, channels, side, side)
+    assert v.check_image_or_batch(conv, batch) is batch
+    if n != channels:
+        with pytest.raises(ValueError, match=r"x\[:, None\]"):
+            v.check_image_or_batch(conv, torch.zeros(n, side, side), "x")
+    dense = nn.Sequential(nn.Flatten(), nn.Linear(channels * side * side, 2))
+    assert v.check_image_or_batch(dense, image).shape == (1, channels, side, side)
+
+
+@PROPERTY
+@given(st.one_of(hnp.arrays(np.float64, st.integers(0, 4)), hnp.arrays(np.int32, 3)))
+def test_check_numbers_keeps_every_real_array_as_float64(array):
+    result = v.check_numbers(array, "values")
+    assert result.dtype == np.float64
+    np.testing.assert_array_equal(result, array.astype(np.float64))
+
+
+@PROPERTY
+@given(st.one_of(st.none(), st.just(["a", "b"]), st.just([True, False]), st.just([[1], [1, 2]])))
+def test_check_numbers_refuses_what_is_no_number_naming_it(value):
+    with pytest.raises(TypeError, match=r"^values must hold"):
+        v.check_numbers(value, "values")
+
+
+@PROPERTY
 @given(st.integers(1, 4), st.integers(1, 5), st.integers(1, 5))
 def test_check_uint8_images_keeps_exactly_uint8_batches_of_three_axes(n, h, w):
     images = torch.zeros(n, h, w, dtype=torch.uint8)

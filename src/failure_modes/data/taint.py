@@ -32,6 +32,7 @@ from failure_modes.data.stamps import Text, Watermark
 from failure_modes.utils.validation import (
     check_fraction,
     check_labels_present,
+    check_seed,
     check_targets,
     check_uint8_images,
 )
@@ -81,7 +82,7 @@ def taint_images(
     fraction = check_fraction(fraction, "fraction")
     check_corruptions(corruptions)
     check_labels_present(corruptions.keys(), targets, name="corruptions labels")
-    generator = torch.Generator().manual_seed(seed)
+    generator = torch.Generator().manual_seed(check_seed(seed))
     tainted = images.clone()
     stamped = torch.zeros(len(images), dtype=torch.bool)
     for label, corruption in sorted(corruptions.items()):

@@ -11,6 +11,7 @@ from torchvision import transforms
 
 from failure_modes.utils.validation import (
     check_finite,
+    check_image_axes,
     check_same_length,
     check_targets,
     check_unit_interval,
@@ -177,7 +178,9 @@ def classification_tensors(dataset: object) -> tuple[torch.Tensor, torch.Tensor]
     """Return ``(inputs float [N, C, H, W], targets int64 [N])`` for a dataset or a tensor pair.
 
     A dataset goes through :func:`to_tensors` (its own normalisation); a
-    tuple ``(x, y)`` of tensors is checked and returned as it is.
+    tuple ``(x, y)`` of tensors is checked and returned as it is. Feature rows ``[N, D]`` (a
+    linear probe's inputs) are accepted too; an ``[N, H, W]`` batch is refused with the fix
+    (``x[:, None]`` adds the channel axis).
     """
     if isinstance(dataset, (tuple, list)):
         if len(dataset) != 2 or not all(isinstance(t, torch.Tensor) for t in dataset):
@@ -190,6 +193,7 @@ def classification_tensors(dataset: object) -> tuple[torch.Tensor, torch.Tensor]
             f"inputs must be a float tensor, got dtype {inputs.dtype}"
             + ("; uint8 pixels: use to_tensors(dataset)." if inputs.dtype == torch.uint8 else ".")
         )
+    check_image_axes(inputs, "inputs", features=True)  # [N, H, W] lacks its channel axis
     check_finite(inputs, "inputs")
     if targets.ndim != 1 or len(targets) != len(inputs):
         raise ValueError(

@@ -37,6 +37,7 @@ from failure_modes.utils.validation import (
     check_choice,
     check_finite,
     check_float_batch,
+    check_image_or_batch,
     check_model,
     check_not_none,
     check_positive_int,
@@ -202,9 +203,7 @@ def contrastive_saliency(
     torch.Size([4, 1, 28, 28])
     """
     check_model(model)
-    images = as_tensor(inputs, "inputs")
-    if images.ndim == 3:
-        images = images.unsqueeze(0)
+    images = check_image_or_batch(model, inputs, "inputs")  # [N, H, W]: its channel axis
     if images.ndim != 4 or not images.is_floating_point():
         raise ValueError(
             f"inputs must be a float [C, H, W] image or [N, C, H, W] batch, got dtype "

@@ -50,9 +50,9 @@ from failure_modes.explain.proximity import (
 )
 from failure_modes.utils.devices import evaluating
 from failure_modes.utils.validation import (
-    as_tensor,
     check_choice,
     check_float_batch,
+    check_image_or_batch,
     check_index,
     check_model,
     check_number,
@@ -170,11 +170,9 @@ class CounterfactualResult:
         return f"CounterfactualResult({parts})"
 
 
-def _check_inputs(inputs: object) -> torch.Tensor:
-    inputs = as_tensor(inputs, "inputs")
-    if inputs.ndim == 3:  # one image [C, H, W]
-        inputs = inputs.unsqueeze(0)
-    return check_float_batch(inputs, "inputs", ndim=4)
+def _check_inputs(model: nn.Module, inputs: object) -> torch.Tensor:
+    # one image [C, H, W] becomes a batch; an [N, H, W] batch is refused with the fix
+    return check_float_batch(check_image_or_batch(model, inputs, "inputs"), "inputs", ndim=4)
 
 
 def _pixel_space(
@@ -293,7 +291,7 @@ def counterfactual(
     smoothness = check_number(smoothness, "smoothness", low=0.0, high=_LARGEST)
     steps = check_positive_int(steps, "steps")
     patience = check_index(patience, "patience")
-    images = _check_inputs(inputs)
+    images = _check_inputs(model, inputs)
     check_same_device(model, images, "inputs")
     with evaluating(model):
         with torch.no_grad():

@@ -82,12 +82,51 @@ ROWS_PER_PASS = 1024
 """Model inputs per forward pass that :func:`attribute` aims at when no batch size is given."""
 
 
+_PER_IMAGE = ("n_steps", "n_samples", "nt_samples", "perturbations_per_eval")
+"""The options that turn one image into several model inputs."""
+
+
+def _method_options(method: str) -> list[str]:
+    """The options :func:`attribute` passes on to ``method``'s Captum ``attribute``, sorted.
+
+    For a noise tunnel, its own options and those of the method it wraps.
+    """
+    check_choice(method, METHODS, "method")
+    explainer = METHODS[method].build(nn.Identity())
+    explainers = [explainer]
+    if isinstance(explainer, NoiseTunnel):
+        explainers.append(explainer.attribution_method)
+    names = {
+        parameter.name
+        for one in explainers
+        for parameter in inspect.signature(one.attribute).parameters.values()
+        if parameter.kind not in (parameter.VAR_KEYWORD, parameter.VAR_POSITIONAL)
+    }
+    return sorted(names - {"self", "inputs", "target"})
+
+
+def _check_options(method: str, options: dict[str, Any]) -> None:
+    """Unknown options are refused by name, and the counts that size a batch checked."""
+    known = _method_options(method)
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise TypeError(
+            f"unknown option(s) {unknown} for method {method!r}; it takes {known} (passed on "
+            "to Captum's attribute as keyword arguments)."
+        )
+    for key in _PER_IMAGE:
+        if key in options:
+            check_positive_int(options[key], key)
+
+
 def default_batch_size(method: str, **options: Any) -> int:
     """Images per Captum call that :func:`attribute` uses for ``method`` when none is given.
 
     One image becomes several model inputs under some methods (``n_steps`` interpolation
     points, ``n_samples`` or ``nt_samples`` noisy copies, ``perturbations_per_eval`` occluded
-    copies); the batch holds about :data:`ROWS_PER_PASS` of them.
+    copies); the batch holds about :data:`ROWS_PER_PASS` of them. ``options`` are those of
+    :func:`attribute`: an option ``method`` does not take is a ``TypeError`` naming the ones
+    it takes, and a count (``n_steps``, ...) must be a positive int.
 
     Examples
     --------
@@ -96,10 +135,10 @@ def default_batch_size(method: str, **options: Any) -> int:
     >>> default_batch_size("saliency")
     1024
     """
-    check_choice(method, METHODS, "method")
+    _check_options(method, options)
     settings = {**METHODS[method].defaults, **options}
     per_image = 1
-    for key in ("n_steps", "n_samples", "nt_samples", "perturbations_per_eval"):
+    for key in _PER_IMAGE:
         per_image *= max(int(settings.get(key, 1)), 1)
     return max(1, ROWS_PER_PASS // per_image)
 
@@ -143,7 +182,8 @@ def attribute(
         call. That bounds memory, and on a CPU it is also the fastest size.
     **options
         Passed to the method's ``attribute`` and override its defaults, e.g. ``baselines=``,
-        ``n_steps=``, ``abs=False`` (signed saliency).
+        ``n_steps=``, ``abs=False`` (signed saliency). An option the method does not take is
+        a ``TypeError`` naming those it takes.
 
     Returns
     -------
@@ -155,14 +195,14 @@ def attribute(
     >>> maps = attribute(model, inputs, target=7)  # doctest: +SKIP
     >>> artifact_mass(maps, Pixel().mask(28, 28))  # doctest: +SKIP
     """
-    check_choice(method, METHODS, "method")
+    _check_options(method, options)
     inputs = as_tensor(inputs, "inputs")
     if not inputs.is_floating_point() or inputs.ndim < 2:
         raise ValueError(
             f"inputs must be a float batch [N, C, H, W], got dtype {inputs.dtype} and shape "
             f"{tuple(inputs.shape)}."
         )
-    inputs = check_float_batch(inputs, "inputs", ndim=None)
+    inputs = check_float_batch(inputs, "inputs", ndim=4)
     spec = METHODS[method]
     kwargs = {**spec.defaults, **options}
     if batch_size is None:

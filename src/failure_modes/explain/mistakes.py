@@ -14,7 +14,7 @@ import numpy as np
 from torch import nn
 
 from failure_modes.models.evaluation import predict_proba
-from failure_modes.utils.validation import check_positive_int
+from failure_modes.utils.validation import check_positive_int, check_seed
 
 __all__ = ["Mistakes", "misclassified"]
 
@@ -84,11 +84,13 @@ class Mistakes:
             If there are fewer than ``n`` mistakes.
         """
         check_positive_int(n, "n")
+        check_seed(seed, "seed", optional=True)
         if n > len(self):
             raise ValueError(f"asked for {n} mistakes, but there are only {len(self)}.")
         if seed is None:
             return self[:n]
-        chosen = np.random.default_rng(seed).choice(len(self), size=n, replace=False)
+        # numpy takes no negative seed: torch's range is folded onto numpy's, one to one
+        chosen = np.random.default_rng(seed % 2**64).choice(len(self), size=n, replace=False)
         return self[np.sort(chosen)]
 
     @property

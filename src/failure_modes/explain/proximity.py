@@ -17,6 +17,7 @@ from failure_modes.utils.validation import (
     check_choice,
     check_finite,
     check_float_batch,
+    check_number,
     check_positive_int,
     check_targets,
 )
@@ -104,7 +105,8 @@ def outline_mask(pixels: torch.Tensor, *, threshold: float = 0.05) -> torch.Tens
     pixels : Tensor
         ``[N, 1, H, W]`` images in pixel units ([0, 1]) on a dark background.
     threshold : float, default 0.05
-        Pixels brighter than this belong to the object.
+        Pixels brighter than this belong to the object; in [0, 1] like the pixels (NaN
+        refused: it would make every pixel background).
 
     Returns
     -------
@@ -112,6 +114,7 @@ def outline_mask(pixels: torch.Tensor, *, threshold: float = 0.05) -> torch.Tens
         Boolean ``[N, H, W]``: pixels within one step (8-neighbourhood) of the border between
         object and background, on either side.
     """
+    check_number(threshold, "threshold", low=0.0, high=1.0)
     pixels = check_float_batch(pixels, "pixels", ndim=None)
     if pixels.ndim != 4 or pixels.shape[1] != 1:
         raise ValueError(f"pixels must have shape [N, 1, H, W], got {tuple(pixels.shape)}.")

@@ -106,22 +106,25 @@ def rank_correlation(first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
     Returns
     -------
     Tensor
-        ``[N]`` values in [-1, 1]; where a map is constant (e.g. all zeros), 1 if the other is
-        the same map and 0 otherwise.
+        ``[N]`` float32 values in [-1, 1]; where a map is constant (e.g. all zeros), 1 if the
+        other is the same map and 0 otherwise. Ranks and sums are computed in float64 and the
+        result clamped, so a map against itself gives exactly 1 and against its reversed
+        ranks exactly -1 (float32 sums of 784 ranks drift by about 1e-6).
     """
     a, b = _checked_maps(first, second)
     a, b = relevance(a), relevance(b)
     check_same_shape(a, b, "first", "second")
     # Average ranks for ties: sparse maps (Guided Backprop, occlusion) have many equal zeros.
-    ranks_a = torch.from_numpy(rankdata(a.flatten(1).cpu().numpy(), axis=1)).float()
-    ranks_b = torch.from_numpy(rankdata(b.flatten(1).cpu().numpy(), axis=1)).float()
+    ranks_a = torch.from_numpy(rankdata(a.flatten(1).cpu().numpy(), axis=1)).double()
+    ranks_b = torch.from_numpy(rankdata(b.flatten(1).cpu().numpy(), axis=1)).double()
     ranks_a, ranks_b = (
         ranks_a - ranks_a.mean(1, keepdim=True),
         ranks_b - ranks_b.mean(1, keepdim=True),
     )
     norm = ranks_a.norm(dim=1) * ranks_b.norm(dim=1)
-    same = (a.flatten(1) == b.flatten(1)).all(dim=1).float()
-    return torch.where(norm > 0, (ranks_a * ranks_b).sum(1) / norm.clamp_min(1e-12), same)
+    same = (a.flatten(1) == b.flatten(1)).all(dim=1).double()
+    rho = (ranks_a * ranks_b).sum(1) / norm.clamp_min(1e-12)
+    return torch.where(norm > 0, rho.clamp(-1.0, 1.0), same).float()
 
 
 def structural_similarity(

@@ -156,6 +156,13 @@ def relevance_rank_accuracy(attributions: torch.Tensor, mask: torch.Tensor) -> t
     1 means the ``K`` top pixels are exactly the artifact; a map that ignores the mask scores
     about :func:`chance_level` (the share of the image the mask covers).
 
+    Ties are broken by pixel order: among pixels of equal relevance, the one that comes first
+    row by row from the top left (``flatten`` order) ranks higher. This matters more than it
+    seems: maps against a black baseline (Integrated Gradients, DeepLift, Input x Gradient)
+    are exactly 0 on every black pixel, so when the map has fewer than ``K`` non-zero pixels
+    the last places of the top ``K`` are zeros chosen by position, and the score then says
+    where the mask lies (top rows score higher), not what the map sees.
+
     Parameters
     ----------
     attributions : Tensor
@@ -185,6 +192,10 @@ def pointing_game(attributions: torch.Tensor, mask: torch.Tensor) -> torch.Tenso
     A map without any relevance (all zeros) points nowhere and scores False. A map that ignores
     the mask hits with probability :func:`chance_level`. ``attributions`` and ``mask`` are as in
     :func:`relevance_rank_accuracy`; the result is ``[N]`` booleans.
+
+    Ties are broken by pixel order, as in :func:`relevance_rank_accuracy`: when several pixels
+    share the largest relevance, the map points at the first of them row by row from the top
+    left, whether or not the others lie in the mask.
     """
     relevance, mask = _relevance_and_mask(attributions, mask)
     flat = relevance.flatten(1)

@@ -13,9 +13,13 @@ from failure_modes.utils.validation import (
     as_tensor,
     check_finite,
     check_float_batch,
+    check_image_axes,
+    check_instance,
+    check_non_empty,
     check_number,
     check_positive_int,
     check_same_shape,
+    check_seed,
     check_unit_interval,
 )
 
@@ -51,7 +55,9 @@ def psnr(images: torch.Tensor, clean: torch.Tensor, *, data_range: float = 1.0) 
     Parameters
     ----------
     images : Tensor
-        ``[N, ...]`` images to score (noisy or denoised), float.
+        ``[N, C, H, W]`` images to score (noisy or denoised), float. A single ``[H, W]``
+        image or an ``[N, H, W]`` batch is refused with the axes to add: ``[H, W]`` would
+        otherwise be scored as H one-row images.
     clean : Tensor
         The clean originals, of the same shape.
     data_range : float, default 1.0
@@ -69,6 +75,7 @@ def psnr(images: torch.Tensor, clean: torch.Tensor, *, data_range: float = 1.0) 
                 f"{name} must be float images (in [0, data_range]), got dtype {value.dtype}; "
                 "for uint8 images use images.float() / 255."
             )
+        check_image_axes(value, name)
         check_finite(value, name)
     check_same_shape(images, clean, "images", "clean")
     data_range = check_number(data_range, "data_range", low=1e-12)
@@ -114,11 +121,28 @@ def evaluate_denoiser(
     The same seed gives the same noise, so two denoisers evaluated with the same ``seed`` are
     compared on identical noisy inputs.
 
+    Parameters
+    ----------
+    model : nn.Module
+        The denoiser (images in, images out).
+    datasets : mapping of str to dataset or Tensor
+        At least one named dataset (or float ``[N, 1, H, W]`` clean images in [0, 1]), as
+        :func:`~failure_modes.data.tensors.image_tensors` reads them.
+    std : float, default NOISE_STD
+        Standard deviation of the Gaussian noise added.
+    seed : int, default 0
+        Seeds the noise.
+    batch_size : int, default 1000
+        Images per forward pass.
+
     Returns
     -------
     dict
         ``{name: {"noisy": dB, "denoised": dB}}``.
     """
+    check_instance(datasets, Mapping, "datasets", "a mapping {name: dataset or clean images}")
+    check_non_empty(datasets, "datasets")
+    check_seed(seed)
     results = {}
     for name, dataset in datasets.items():
         clean = image_tensors(dataset)

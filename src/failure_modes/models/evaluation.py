@@ -38,7 +38,10 @@ def predict_proba(
     device = device_of(model)  # computed where the model is; it is never moved
     with evaluating(model) as net:
         chunks = [net(batch.to(device)).softmax(dim=1).cpu() for batch in inputs.split(batch_size)]
-    return torch.cat(chunks).numpy(), targets.numpy()
+    proba = torch.cat(chunks)
+    # A label the model has no output for is no class of its: refused, like in training.
+    check_targets(targets, len(targets), "targets", num_classes=proba.shape[1])
+    return proba.numpy(), targets.numpy()
 
 
 def predict(

@@ -18,7 +18,12 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from failure_modes.utils.validation import check_model, check_positive_int
+from failure_modes.utils.validation import (
+    check_image_axes,
+    check_instance,
+    check_model,
+    check_positive_int,
+)
 
 __all__ = ["DenseModel", "SmallCNN", "UNet", "count_parameters"]
 
@@ -27,6 +32,16 @@ def count_parameters(model: nn.Module) -> int:
     """Return the number of trainable parameters of ``model``."""
     check_model(model)
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def _check_sizes(value: object, name: str, length: int | None = None) -> tuple[int, ...]:
+    """``value`` as a tuple of positive ints (layer widths, channels, an image's height and
+    width), refused at construction rather than at the first forward."""
+    what = "a sequence of positive ints" if length is None else f"{length} positive ints"
+    check_instance(value, (tuple, list), name, f"{what} such as {(16, 32)[: length or 2]}")
+    if length is not None and len(value) != length:
+        raise ValueError(f"{name} must hold {what}, got {len(value)}: {value!r}.")
+    return tuple(check_positive_int(size, name) for size in value)
 
 
 class _NamedSequential(nn.Sequential):
@@ -54,6 +69,11 @@ class DenseModel(_NamedSequential):
     hidden_sizes : sequence of int, default (256, 120, 84)
         Width of each hidden layer.
 
+    Its forward takes ``[N, 1, H, W]`` batches and, on purpose, ``[N, H, W]`` ones too (a
+    channel of size 1 is flattened anyway), with ``(H, W) = input_shape``; other shapes are
+    refused with the fix (a single ``[H, W]`` image needs ``x[None]``). Sizes are checked at
+    construction: positive ints, two of them in ``input_shape``.
+
     Examples
     --------
     >>> model = DenseModel()
@@ -68,18 +88,34 @@ class DenseModel(_NamedSequential):
         hidden_sizes: Sequence[int] = (256, 120, 84),
     ) -> None:
         check_positive_int(num_classes, "num_classes")
-        if len(input_shape) != 2:
-            raise ValueError(f"input_shape must be (height, width), got {input_shape!r}.")
+        input_shape = _check_sizes(input_shape, "input_shape", 2)  # (height, width)
+        hidden_sizes = _check_sizes(hidden_sizes, "hidden_sizes")
         layers: OrderedDict[str, nn.Module] = OrderedDict(flatten=nn.Flatten())
         width = int(input_shape[0]) * int(input_shape[1])
         for index, size in enumerate(hidden_sizes, start=1):
-            layers[f"fc{index}"] = nn.Linear(width, check_positive_int(size, "hidden_sizes"))
+            layers[f"fc{index}"] = nn.Linear(width, size)
             layers[f"relu{index}"] = nn.ReLU()
             width = size
         layers["head"] = nn.Linear(width, num_classes)
         super().__init__(layers)
         self.input_shape = tuple(input_shape)
         self.num_classes = num_classes
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits ``[N, num_classes]`` of ``x``: ``[N, 1, H, W]`` or ``[N, H, W]`` images."""
+        # Only the shape is looked at (no pass over the values): this runs on every batch.
+        if (
+            x.dim() not in (3, 4)
+            or (x.dim() == 4 and x.shape[1] != 1)
+            or (tuple(x.shape[-2:]) != self.input_shape)
+        ):
+            height, width = self.input_shape
+            raise ValueError(
+                f"x must have shape [N, 1, {height}, {width}] or [N, {height}, {width}] "
+                f"(input_shape={self.input_shape}), got shape {tuple(x.shape)}; a single "
+                "[H, W] image needs a batch axis, x[None]."
+            )
+        return super().forward(x)
 
 
 class SmallCNN(_NamedSequential):
@@ -98,6 +134,10 @@ class SmallCNN(_NamedSequential):
     image_size : int, default 28
         Height and width of the (square) input images.
 
+    Its forward checks that the input has the four axes ``[N, C, H, W]`` (only their number:
+    it runs on every training batch), so a batch without its channel axis is refused with the
+    fix (``x[:, None]``) instead of failing inside the first convolution.
+
     Examples
     --------
     >>> SmallCNN()(torch.zeros(2, 1, 28, 28)).shape
@@ -115,8 +155,7 @@ class SmallCNN(_NamedSequential):
         check_positive_int(in_channels, "in_channels")
         check_positive_int(num_classes, "num_classes")
         check_positive_int(hidden, "hidden")
-        for channel in channels:
-            check_positive_int(channel, "channels")
+        channels = _check_sizes(channels, "channels", 2)
         check_positive_int(image_size, "image_size")
         if image_size % 4:
             raise ValueError(
@@ -138,6 +177,10 @@ class SmallCNN(_NamedSequential):
             )
         )
         self.num_classes = num_classes
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits ``[N, num_classes]`` of an image batch ``x`` of shape ``[N, C, H, W]``."""
+        return super().forward(check_image_axes(x, "x"))
 
 
 def _conv_block(in_channels: int, out_channels: int, kernel_size: int) -> nn.Sequential:
@@ -201,8 +244,19 @@ class UNet(nn.Module):
             ("downsample_factor", downsample_factor),
         ]:
             check_positive_int(value, name)
-        if kernel_size % 2 == 0:
+        if check_positive_int(kernel_size, "kernel_size") % 2 == 0:
             raise ValueError(f"kernel_size must be odd for 'same' padding, got {kernel_size}.")
+        if final_activation is not None and not isinstance(final_activation, nn.Module):
+            example = (
+                f"{final_activation.__name__}()"
+                if isinstance(final_activation, type)
+                else "nn.Sigmoid()"
+            )
+            raise TypeError(
+                f"final_activation must be an nn.Module or None, got "
+                f"{type(final_activation).__name__} {final_activation!r}; pass a module "
+                f"instance such as {example} (names such as 'sigmoid' are not looked up)."
+            )
         self.depth = depth
         self.downsample_factor = downsample_factor
         fmaps = [num_fmaps * fmap_inc_factor**level for level in range(depth)]
@@ -223,7 +277,8 @@ class UNet(nn.Module):
         self.final_activation = final_activation
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        height, width = x.shape[-2:]
+        """The output image batch ``[N, out_channels, H, W]`` of ``x`` ``[N, C, H, W]``."""
+        height, width = check_image_axes(x, "x").shape[-2:]
         multiple = self.downsample_factor ** (self.depth - 1)
         pad_h, pad_w = (-height) % multiple, (-width) % multiple
         if pad_h or pad_w:

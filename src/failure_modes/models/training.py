@@ -64,7 +64,9 @@ def training_step(
     loss_function : callable
         ``loss_function(model(x), y)`` gives the batch's loss.
     x : Tensor
-        ``[B, D]``, ``[B, H, W]`` or ``[B, C, H, W]`` finite float inputs, on the model's device.
+        ``[B, C, H, W]`` images or ``[B, D]`` feature rows, finite floats on the model's
+        device; an ``[B, H, W]`` batch is refused with the fix (``x[:, None]`` adds the
+        channel axis), as in :func:`train_classifier`.
     y : Tensor
         ``[B]`` targets: integer class labels (in range of the model's outputs when those are
         ``[B, num_classes]``) or finite float targets of the output's shape (a denoiser's
@@ -87,7 +89,7 @@ def training_step(
         optimizer, torch.optim.Optimizer, "optimizer", "a torch.optim.Optimizer (e.g. Adam)"
     )
     check_callable(loss_function, "loss_function", "callable (e.g. nn.CrossEntropyLoss())")
-    x = check_float_batch(x, "x", ndim=(2, 3, 4))
+    x = check_float_batch(x, "x", ndim=(2, 4))
     check_same_device(model, x, "x")
     y = check_finite(check_not_none(y, "y", "a tensor of targets, one per input"), "y")
     check_same_length(x, y, "x", "y")
@@ -197,7 +199,8 @@ def train_classifier(
     lr : float, default 1e-3
         Adam's learning rate.
     seed : int, optional
-        Fixes the order of the mini-batches; same seed, same order.
+        Fixes the order of the mini-batches; same seed, same order. None (the default, on
+        purpose) draws a fresh order every call; a seed must be an int in torch's 64-bit range.
     device : str or torch.device, optional
         Where to train; default :func:`pick_device`.
     shuffle : bool, default True

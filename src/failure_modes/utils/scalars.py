@@ -84,14 +84,33 @@ def check_index(value: int | None, name: str, *, optional: bool = False) -> int 
     return int(value)
 
 
-def check_seed(value: int, name: str = "seed") -> int:
+SEED_RANGE = (-(2**63), 2**64 - 1)
+"""The seeds ``torch.manual_seed`` takes: a signed or an unsigned 64-bit integer."""
+
+
+def check_seed(
+    value: int | None, name: str = "seed", *, optional: bool = False, unsigned32: bool = False
+) -> int | None:
     """Check that ``value`` is a whole number usable as a random seed (negatives included).
 
     Floats are refused rather than truncated: ``2.5`` and ``2`` would silently give the same run.
+    ``None`` is refused unless ``optional`` (a function whose seed may be None documents what
+    None means). Seeds outside :data:`SEED_RANGE` (torch's 64 bits) are a ``ValueError``;
+    ``unsigned32=True`` narrows the range to 0..2**32 - 1 (scikit-learn's ``random_state``).
     """
+    if value is None and optional:
+        return None
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        expected = "an int" + (" or None" if optional else "")
         raise TypeError(
-            f"{name} must be an int, got {describe(value)}; pass a whole number such as 0."
+            f"{name} must be {expected}, got {describe(value)}; pass a whole number such as 0."
+        )
+    low, high = (0, 2**32 - 1) if unsigned32 else SEED_RANGE
+    if not low <= value <= high:
+        bounds = "0..2**32 - 1" if unsigned32 else "-2**63..2**64 - 1 (torch's 64-bit seeds)"
+        raise ValueError(
+            f"{name} must lie in {bounds}, got {value}; pass a smaller whole number, e.g. "
+            f"{name} % 2**32."
         )
     return int(value)
 

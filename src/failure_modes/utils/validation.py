@@ -1,6 +1,7 @@
 """Checks shared by every public function: image batches, masks, labels, datasets.
 
-The one place to import validators from: the scalar checks (:mod:`~failure_modes.utils.scalars`),
+The one place to import validators from: the array and image-axes checks
+(:mod:`~failure_modes.utils.arrays`), the scalar checks (:mod:`~failure_modes.utils.scalars`),
 the path and plain-argument checks (:mod:`~failure_modes.utils.arguments`) and the device check
 (:func:`~failure_modes.utils.devices.check_device`) are re-exported.
 
@@ -22,6 +23,13 @@ from failure_modes.utils.arguments import (
     check_flag,
     check_instance,
     check_path,
+)
+from failure_modes.utils.arrays import (
+    as_tensor,
+    check_image_axes,
+    check_image_or_batch,
+    check_numbers,
+    shape_message,
 )
 from failure_modes.utils.devices import check_device
 from failure_modes.utils.scalars import (
@@ -62,6 +70,9 @@ __all__ = [
     "check_same_device",
     "check_finite",
     "check_float_batch",
+    "check_image_axes",
+    "check_image_or_batch",
+    "check_numbers",
     "check_unit_interval",
     "check_non_empty",
     "check_same_length",
@@ -75,28 +86,6 @@ __all__ = [
     "check_dataset_arrays",
     "as_tensor",
 ]
-
-
-def as_tensor(value: object, name: str) -> torch.Tensor:
-    """Return ``value`` as a tensor (numpy arrays are wrapped, not copied).
-
-    Raises
-    ------
-    TypeError
-        If ``value`` is neither a tensor nor a numpy array.
-    """
-    if isinstance(value, torch.Tensor):
-        return value
-    if isinstance(value, np.ndarray):
-        try:
-            return torch.from_numpy(value)
-        except (TypeError, ValueError) as error:  # strings, objects, big-endian bytes
-            raise TypeError(
-                f"{name} must be a numpy array of numbers or booleans in native byte order, "
-                f"got {describe(value)}; convert it with np.asarray({name}, dtype=np.float32) "
-                "(or the integer dtype it holds)."
-            ) from error
-    raise TypeError(f"{name} must be a torch.Tensor or numpy array, got {describe(value)}.")
 
 
 def check_uint8_images(images: object, name: str = "images") -> torch.Tensor:
@@ -346,12 +335,7 @@ def check_float_batch(
         raise TypeError(f"{name} must be a float tensor, got {describe(value)}{hint}.")
     dims = (ndim,) if isinstance(ndim, int) else ndim
     if dims is not None and tensor.ndim not in dims:
-        shape = {2: "[N, D]", 3: "[N, H, W]", 4: "[N, C, H, W]"}
-        expected = " or ".join(shape.get(d, f"{d}-D") for d in dims)
-        raise ValueError(
-            f"{name} must have shape {expected}, got {describe(value)}; a single image needs "
-            "a batch axis (image[None])."
-        )
+        raise ValueError(shape_message(tensor, name, dims))
     if tensor.ndim and len(tensor) == 0:
         raise ValueError(f"{name} is empty (shape {tuple(tensor.shape)}); pass at least one item.")
     return check_finite(tensor, name)

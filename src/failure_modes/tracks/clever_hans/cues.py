@@ -20,6 +20,7 @@ from failure_modes.utils.validation import (
     check_dataset_arrays,
     check_positive_int,
     check_same_length,
+    check_seed,
     check_targets,
     check_uint8_images,
 )
@@ -128,7 +129,7 @@ def random_lightness(
     """
     images = check_uint8_images(images)
     max_amplitude = check_amplitude(max_amplitude, "max_amplitude")
-    generator = torch.Generator().manual_seed(seed)
+    generator = torch.Generator().manual_seed(check_seed(seed))
     h, w = images.shape[-2:]
     ramps = torch.stack([Gradient(1.0, corner).ramp(h, w) for corner in _CORNERS])
     corner = torch.randint(len(_CORNERS), (len(images),), generator=generator)
@@ -152,13 +153,21 @@ def augment(dataset: object, *, copies: int = 2, seed: int = 0, **options: Any):
     seed : int, default 0
         Copy ``k`` is augmented with seed ``seed + k``.
     **options
-        Passed to :func:`random_lightness`.
+        Passed to :func:`random_lightness`: only ``max_amplitude``; any other name is a
+        ``TypeError`` that says so.
 
     Returns
     -------
     Dataset
         ``copies * len(dataset)`` images (:func:`with_images`).
     """
+    unknown = sorted(set(options) - {"max_amplitude"})
+    if unknown:
+        raise TypeError(
+            f"augment got unknown option(s) {unknown} in **options; the options are passed to "
+            "random_lightness, which takes only max_amplitude."
+        )
+    check_seed(seed)
     check_positive_int(copies, "copies")
     check_dataset_arrays(dataset)
     images = torch.cat(

@@ -7,20 +7,26 @@ import torch
 from torch import nn
 
 from failure_modes.utils.devices import evaluating
-from failure_modes.utils.validation import as_tensor, check_float_batch, check_same_device
+from failure_modes.utils.validation import (
+    as_tensor,
+    check_float_batch,
+    check_same_device,
+    check_targets,
+)
 
-__all__ = ["check_inputs", "evaluating", "logits", "resolve_layer"]
+__all__ = ["check_inputs", "check_labelled", "evaluating", "logits", "resolve_layer"]
 
 
 def check_inputs(model: nn.Module, inputs: object, name: str = "inputs") -> torch.Tensor:
-    """``inputs`` as a float batch ``[N, ...]`` on the model's device, or a clear error.
+    """``inputs`` as a float image batch ``[N, C, H, W]`` on the model's device, or a clear error.
 
     Raises
     ------
     TypeError
         If ``inputs`` is neither a tensor nor a numpy array.
     ValueError
-        For an integer dtype, fewer than two dimensions or another device than the model's.
+        For an integer dtype, axes other than ``[N, C, H, W]`` (the message says how to add
+        a missing one) or another device than the model's.
     """
     inputs = as_tensor(inputs, name)
     if not inputs.is_floating_point() or inputs.ndim < 2:
@@ -29,7 +35,24 @@ def check_inputs(model: nn.Module, inputs: object, name: str = "inputs") -> torc
             f"{inputs.dtype} and shape {tuple(inputs.shape)}."
         )
     check_same_device(model, inputs, name)
-    return check_float_batch(inputs, name, ndim=None)
+    return check_float_batch(inputs, name, ndim=4)
+
+
+def check_labelled(
+    model: nn.Module, inputs: object, targets: object, name: str
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(inputs, targets)`` checked, both on the model's device: targets must be classes the
+    model has an output for (one forward of one input tells how many), else ``ValueError``.
+
+    ``name`` names the pair in messages (``"validation"``: ``validation targets must ...``).
+    """
+    inputs = check_inputs(model, inputs, f"{name} inputs")
+    with evaluating(model):
+        outputs = logits(model, inputs[:1], 1).shape[1]
+    labels = check_targets(
+        targets, len(inputs), f"{name} targets", num_classes=outputs, device=inputs.device
+    )
+    return inputs, labels
 
 
 def resolve_layer(model: nn.Module, layer: str | nn.Module) -> tuple[str, nn.Module]:

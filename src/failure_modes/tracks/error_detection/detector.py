@@ -27,8 +27,10 @@ from failure_modes.utils.validation import (
     check_choice,
     check_finite,
     check_flags,
+    check_non_empty,
     check_not_none,
     check_probability,
+    check_seed,
 )
 
 __all__ = [
@@ -143,7 +145,8 @@ def fit_detector(
         The classifier (see :data:`DETECTORS`); either way the features are first standardised
         with the mean and standard deviation of these training data.
     seed : int, optional
-        Seed of the classifier's randomness (the boosted trees' early-stopping split).
+        Seed of the classifier's randomness (the boosted trees' early-stopping split), in
+        0..2**32 - 1 (scikit-learn's ``random_state``); None draws a fresh one.
 
     Returns
     -------
@@ -156,6 +159,7 @@ def fit_detector(
         For an unknown kind, NaN or infinite features, ``is_error`` of another length or not
         boolean, or without both right and wrong predictions.
     """
+    check_seed(seed, "seed", optional=True, unsigned32=True)
     check_choice(kind, DETECTORS, "kind")
     array = _as_features(features)
     errors = _as_errors(is_error, len(array))
@@ -278,7 +282,7 @@ def risk_coverage(
     is_error : array-like of bool
         ``[N]`` True where the prediction is wrong.
     cancelled : sequence of float, default (0, 0.05, ..., 0.5)
-        Shares of predictions to cancel, each in [0, 1).
+        Shares of predictions to cancel, each in [0, 1); at least one.
 
     Returns
     -------
@@ -287,6 +291,9 @@ def risk_coverage(
         ``kept_accuracy`` and ``errors_caught`` (share of all wrong predictions among the
         cancelled ones). ``table.loc[0.2, "kept_accuracy"]`` reads one number.
     """
+    check_non_empty(check_not_none(scores, "scores", "[N] suspicion scores"), "scores")
+    check_not_none(cancelled, "cancelled", "shares of predictions to cancel, each in [0, 1)")
+    check_non_empty(cancelled, "cancelled")
     scores = _as_features(scores, "scores")[:, 0]
     errors = _as_errors(is_error, len(scores))
     # Most suspicious first; ties keep the data order, so the table is deterministic.

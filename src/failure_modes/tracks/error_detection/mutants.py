@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 from failure_modes.models.training import classification_tensors
 from failure_modes.tracks.error_detection._model import (
     check_inputs,
+    check_labelled,
     evaluating,
     logits,
     resolve_layer,
@@ -43,7 +44,6 @@ from failure_modes.utils.validation import (
     check_not_none,
     check_positive_int,
     check_probability,
-    check_same_device,
     check_seed,
     check_targets,
 )
@@ -275,7 +275,7 @@ def make_mutants(
     min_accuracy_ratio : float, default 0.9
         A mutant must keep this share of the original accuracy, in [0, 1].
     seed : int, optional
-        Seed of the random draws; the same seed gives the same mutants.
+        Seed of the random draws; the same seed gives the same mutants, None fresh ones.
     max_tries : int, optional
         Give up after this many candidates; default ``20 * n``.
     batch_size : int, default 500
@@ -306,8 +306,7 @@ def make_mutants(
     names = _mutable_layers(model, layers)
     x, y = classification_tensors(validation)
     check_non_empty(x, "validation")
-    check_same_device(model, x, "validation inputs")
-    y = y.to(x.device)
+    x, y = check_labelled(model, x, y, "validation")  # labels past the outputs: refused
     generator = torch.Generator().manual_seed(
         check_seed(seed) if seed is not None else int(torch.randint(2**62, (1,)))
     )

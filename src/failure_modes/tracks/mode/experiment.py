@@ -38,6 +38,7 @@ from failure_modes.utils.validation import (
     check_instance,
     check_non_empty,
     check_not_none,
+    check_numbers,
     check_positive_int,
     check_seed,
 )
@@ -264,6 +265,7 @@ def paired_test(treated: Sequence[float], control: Sequence[float]) -> dict[str,
     """
     for name, values in (("treated", treated), ("control", control)):
         check_not_none(values, name, "one result per seed")
+        check_numbers(values, name, "one number per seed (an accuracy, a loss)")
     treated, control = np.asarray(treated, dtype=float), np.asarray(control, dtype=float)
     check_finite(treated, "treated")
     check_finite(control, "control")

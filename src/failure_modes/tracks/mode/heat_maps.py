@@ -13,6 +13,7 @@ import torch
 from failure_modes.utils.validation import (
     as_tensor,
     check_finite,
+    check_index,
     check_labels_present,
     check_not_none,
     check_same_length,
@@ -95,13 +96,14 @@ def heat_maps(
     predictions, targets : array-like of shape (N,)
         The model's answers and the true labels of the same inputs.
     label : int
-        The label to map.
+        The label to map: a class index present in ``targets``.
 
     Returns
     -------
     HeatMaps
         Maps of the shape of one feature row.
     """
+    check_index(label, "label")
     features = check_finite(as_tensor(features, "features"), "features").detach().cpu().double()
     for value, name in ((predictions, "predictions"), (targets, "targets")):
         check_not_none(value, name, "a sequence of class labels, one per feature row")

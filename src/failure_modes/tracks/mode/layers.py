@@ -77,12 +77,7 @@ def layer_features(
     batch_size : int, default 1000
         Inputs per forward pass.
     """
-    inputs = check_float_batch(inputs, "inputs", ndim=None)
-    if inputs.ndim < 2:
-        raise ValueError(
-            f"inputs must be a batch [N, ...] (one row per input), got shape "
-            f"{tuple(inputs.shape)}; a single input needs inputs[None]."
-        )
+    inputs = check_float_batch(inputs, "inputs", ndim=4)
     if layer == "input":
         return inputs.detach().reshape(len(inputs), -1).cpu()
     points = probe_points(model)

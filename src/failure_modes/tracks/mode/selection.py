@@ -4,6 +4,7 @@ and the controls that draw without a ranking."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import get_args
 
 import torch
 
@@ -12,6 +13,8 @@ from failure_modes.tracks.mode.similarity import MEASURES, rank
 from failure_modes.tracks.mode.splits import Data, check_data
 from failure_modes.utils.validation import (
     check_choice,
+    check_index,
+    check_instance,
     check_non_empty,
     check_not_none,
     check_positive_int,
@@ -21,6 +24,8 @@ from failure_modes.utils.validation import (
 )
 
 __all__ = ["CONTROLS", "take", "random_inputs", "select_inputs"]
+
+_DIAGNOSES = get_args(Diagnosis)
 
 
 def _check_pool(pool: object, size: int) -> Data:
@@ -142,14 +147,20 @@ def select_inputs(
     Raises
     ------
     ValueError
-        For an unknown measure, an empty or too small pool, no buggy label, or features or
-        references missing for a measure.
+        For an unknown measure, an empty or too small pool, no buggy label, a diagnosis other
+        than "underfitting" or "overfitting", or features or references missing for a measure.
     """
+    what = "a mapping {buggy label: 'underfitting' or 'overfitting'} (diagnose's result)"
+    check_instance(diagnoses, Mapping, "diagnoses", what)
+    for label, diagnosis in diagnoses.items():
+        check_index(label, "diagnoses' labels")
+        check_choice(diagnosis, _DIAGNOSES, f"diagnoses[{label}]")
+    check_seed(seed)
     pool_targets = torch.as_tensor(
         check_not_none(pool_targets, "pool_targets", "the pool's labels")
     )
     check_probability(mix, "mix")
-    _check_pool((torch.zeros(len(pool_targets), 1), pool_targets), size)
+    _check_pool((torch.zeros(len(pool_targets), 1, 1, 1), pool_targets), size)
     labels = sorted(int(label) for label in diagnoses)
     check_non_empty(labels, "diagnoses")  # with no buggy label, use random_inputs
     if measure is not None:
