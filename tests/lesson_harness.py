@@ -20,6 +20,7 @@ fails on an error cell or a checker that does not report "not done".
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -170,11 +171,17 @@ def run_with_nbval(
 def check_untouched(
     notebook: str, process: subprocess.CompletedProcess, executed: nbformat.NotebookNode
 ) -> None:
-    """Fail unless nbval ran every cell of ``notebook`` and every coding task's checker said
-    "not done" (what :func:`run_with_nbval` returned for the untouched student notebook)."""
+    """Fail unless nbval ran and passed every cell of ``notebook`` and every coding task's
+    checker said "not done" (what :func:`run_with_nbval` returned for the untouched student notebook)."""
     assert process.returncode == 0, (
         f"nbval failed on {notebook} (exit status {process.returncode}):\n"
         f"{process.stdout[-6000:]}{process.stderr[-2000:]}"
+    )
+    cells = sum(cell.cell_type == "code" for cell in executed.cells)
+    passed = re.search(r"(\d+) passed", process.stdout)
+    assert passed and int(passed.group(1)) == cells, (
+        f"nbval ran {notebook} but did not pass each of its {cells} code cells (a cell tagged "
+        f"nbval-skip, say): {process.stdout[-2000:]}"
     )
     verdicts = read_verdicts(executed)
     statuses = {v.task: v.status for v in verdicts}

@@ -33,8 +33,8 @@ def _notebook(path: Path, *cells: str, task: str | None = None) -> Path:
     return path
 
 
-def _ran(returncode: int = 0) -> subprocess.CompletedProcess:
-    return subprocess.CompletedProcess(["nbval"], returncode, "", "")
+def _ran(stdout: str) -> subprocess.CompletedProcess:
+    return subprocess.CompletedProcess(["nbval"], 0, stdout, "")
 
 
 def test_an_untouched_exercise_passes_and_nbval_keeps_what_each_cell_showed(tmp_path):
@@ -62,10 +62,17 @@ def test_a_checker_that_is_not_not_done_fails(tmp_path):
     verdict = asdict(Verdict("1.1", CORRECT, "correct."))
     executed.cells[1].outputs = [nbformat.v4.new_output("display_data", {MIME_TYPE: verdict})]
     with pytest.raises(AssertionError, match=r"verdicts other than 'not done'.*'correct'"):
-        lesson_harness.check_untouched("exercise.ipynb", _ran(), executed)
+        lesson_harness.check_untouched("exercise.ipynb", _ran("2 passed in 1.00s"), executed)
 
 
 def test_a_task_without_a_checker_fails(tmp_path):
     executed = nbformat.read(_notebook(tmp_path / "e.ipynb", "x = 1", task="y = ..."), as_version=4)
     with pytest.raises(AssertionError, match="no task checker showed a verdict"):
-        lesson_harness.check_untouched("e.ipynb", _ran(), executed)
+        lesson_harness.check_untouched("e.ipynb", _ran("2 passed in 1.00s"), executed)
+
+
+def test_a_cell_nbval_skipped_fails(tmp_path):
+    path = _notebook(tmp_path / "exercise.ipynb", CHECKER, "# NBVAL_SKIP", task="answer = ...")
+    executed = nbformat.read(path, as_version=4)
+    with pytest.raises(AssertionError, match="did not pass each of its 3 code cells"):
+        lesson_harness.check_untouched("exercise.ipynb", _ran("2 passed, 1 skipped"), executed)
