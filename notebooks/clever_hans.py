@@ -794,13 +794,20 @@ augmented_drops = compare_models({"random ramps": augmented_model}, test, tainte
 record("random_ramps_drops", augmented_drops.to_dict("records"))
 print("accuracy drop on each class when its artifact is removed:")
 display(pd.concat([drops[drops["model"] == "tainted"], augmented_drops], ignore_index=True))
+tainted_drop = drops.set_index("model").loc["tainted", "Gradient"]
+ramps_drop = augmented_drops.set_index("model").loc["random ramps", "Gradient"]
+verdict = "still" if ramps_drop >= EXPLOIT_DROP else "no longer"
+print(f"drop on the 8s: {tainted_drop:.0%} for the tainted model, {ramps_drop:.0%} with "
+      f"random ramps: {verdict} exploited (the line is {EXPLOIT_DROP:.0%})")  # fmt: skip
 
 # %% [markdown] tags=["solution"]
 # <div class="alert alert-block alert-warning"><b>Bonus (model answer)</b>: The drop on the
-# ramp printed above is much smaller than the tainted model's but still above 20 points. Random
-# ramps are added <i>on top of</i> the 8s' fixed ramp, so an image with a strong ramp from the
-# top-left corner is still more likely an 8: the cue is diluted, not destroyed. Removing the
-# cue (or randomising it <i>instead of</i> adding to it) is what takes it away.</div>
+# ramp printed above is much smaller than the tainted model's, and in the runs we tried (seeds
+# 0, 1, 2, 5 and 7) it stayed at or above the 20-point line: the last printed line says where
+# this run lands. Random ramps are added <i>on top of</i> the 8s' fixed ramp, so an image with a
+# strong ramp from the top-left corner is still more likely an 8: the cue is diluted, not
+# destroyed. Removing the cue (or randomising it <i>instead of</i> adding to it) is what takes it
+# away.</div>
 
 # %% [markdown]
 # ## Part 7: a visibility sweep — how faint can a shortcut be?
