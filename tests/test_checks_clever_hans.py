@@ -19,7 +19,7 @@ def _verdict(capsys) -> str:
     return capsys.readouterr().out
 
 
-# --- Task 1.2 --------------------------------------------------------------------------------
+# --- Task 1.1 --------------------------------------------------------------------------------
 
 
 def _lighten(images, artifact):
@@ -122,34 +122,43 @@ def test_flip_to_passes_a_right_answer_and_falls_back_when_untouched(capsys, fli
 # --- Task 4.1 --------------------------------------------------------------------------------
 
 
-def _rate(maps, mask, factor=3.0, *, signed=False, no_factor=False, count=False):
+def _rank(maps, mask, *, signed=False, bottom=False, k=None, count=False, mean=False):
     relevance = maps.sum(dim=1) if signed else maps.abs().sum(dim=1)
-    mass = (relevance * mask).sum(dim=(1, 2)) / relevance.sum(dim=(1, 2))
-    flagged = mass > (1 if no_factor else factor) * mask.float().mean()
-    return float(flagged.sum() if count else flagged.float().mean())
+    size = int(mask.sum()) if k is None else k
+    top = relevance.flatten(1).topk(size, dim=1, largest=not bottom).indices
+    hits = mask.flatten()[top].float().sum(dim=1)
+    share = hits if count else hits / size
+    return share.mean() if mean else share
+
+
+def _rank_in_place(maps, mask):
+    maps.abs_()
+    return _rank(maps, mask)
 
 
 @pytest.mark.parametrize(
-    ("options", "phrase"),
+    ("wrong", "phrase"),
     [
-        ({"signed": True}, "absolute value"),
-        ({"no_factor": True}, "times chance"),
-        ({"count": True}, "number of flagged maps"),
+        (lambda maps, mask: _rank(maps, mask, signed=True), "rank maps.abs()"),
+        (lambda maps, mask: _rank(maps, mask, bottom=True), "least relevant"),
+        (lambda maps, mask: _rank(maps, mask, k=1), "pointing game"),
+        (lambda maps, mask: _rank(maps, mask, count=True), "divide by K"),
+        (lambda maps, mask: _rank(maps, mask, mean=True), "one value per map"),
+        (_rank_in_place, "changed the maps"),
     ],
 )
-def test_flag_rate_names_each_mistake(capsys, options, phrase):
-    def wrong(maps, mask, factor):
-        return _rate(maps, mask, factor, **options)
-
-    assert checks.flag_rate(wrong) is checks.library_flag_rate
+def test_rank_accuracy_names_each_mistake(capsys, wrong, phrase):
+    assert checks.rank_accuracy(wrong) is checks.library_rank_accuracy
     assert phrase in _verdict(capsys)
 
 
-def test_flag_rate_passes_a_right_answer_and_falls_back_when_untouched(capsys):
-    assert checks.flag_rate(_rate) is _rate
+def test_rank_accuracy_passes_a_right_answer_and_falls_back_when_untouched(capsys):
+    assert checks.rank_accuracy(_rank) is _rank
     assert "correct" in _verdict(capsys)
     maps, mask = torch.randn(5, 1, 4, 4), torch.eye(4, dtype=torch.bool)
-    assert checks.flag_rate(...)(maps, mask) == pytest.approx(_rate(maps, mask))
+    assert torch.allclose(checks.rank_accuracy(...)(maps, mask), _rank(maps, mask))
+    assert "not done" in _verdict(capsys)
+    assert checks.rank_accuracy(lambda maps, mask: ...) is checks.library_rank_accuracy
     assert "not done" in _verdict(capsys)
 
 

@@ -8,11 +8,14 @@ where the inline backend shows the figure at the end of the cell.
 
 The figures live in three modules by what they show: :mod:`~failure_modes.plotting.images`
 (image grids, attribution overlays, denoising rows), :mod:`~failure_modes.plotting.confusion`
-and :mod:`~failure_modes.plotting.curves` (losses, ROC, risk-coverage); every public name is
-here too.
+and :mod:`~failure_modes.plotting.curves` (losses, ROC, risk-coverage), plus the Clever Hans
+track's own figures in :mod:`~failure_modes.plotting.clever_hans`; every public name is here too.
 """
 
 # The facade re-exports each module's public names; the lists live in the modules.
+from failure_modes.plotting import (
+    clever_hans as _clever_hans,
+)
 from failure_modes.plotting import (
     confusion as _confusion,
 )
@@ -22,8 +25,9 @@ from failure_modes.plotting import (
 from failure_modes.plotting import (
     images as _images,
 )
+from failure_modes.plotting.clever_hans import *  # noqa: F403
 from failure_modes.plotting.confusion import *  # noqa: F403
 from failure_modes.plotting.curves import *  # noqa: F403
 from failure_modes.plotting.images import *  # noqa: F403
 
-__all__ = [*_images.__all__, *_confusion.__all__, *_curves.__all__]
+__all__ = [*_images.__all__, *_confusion.__all__, *_curves.__all__, *_clever_hans.__all__]

@@ -18,15 +18,13 @@ from torch import nn
 
 from failure_modes.course.checks import feedback
 from failure_modes.data.taint import Corruption, Gradient, taint_dataset
-from failure_modes.explain.attribution import artifact_mass
+from failure_modes.explain.scores import relevance_rank_accuracy
 from failure_modes.models.evaluation import predict
 from failure_modes.tracks.clever_hans.behaviour import behavioural_test
-from failure_modes.tracks.clever_hans.explanations import MASS_FACTOR
-from failure_modes.tracks.clever_hans.explanations import flag_rate as library_flag_rate
 from failure_modes.tracks.clever_hans.randomization import randomize_layer
 from failure_modes.utils.seeding import seeded
 
-__all__ = ["flag_rate", "flip_to", "lighten", "reset_layer"]
+__all__ = ["flip_to", "lighten", "rank_accuracy", "reset_layer"]
 
 _ATOL = 1e-9
 
@@ -35,11 +33,11 @@ def _same(answer: Any, expected: float) -> bool:
     return abs(float(answer) - float(expected)) < _ATOL
 
 
-# --- Task 1.2: the lightness ramp as a function ------------------------------------------------
+# --- Task 1.1: the lightness ramp as a function ------------------------------------------------
 
 
 def library_lighten(images: torch.Tensor, artifact: Gradient) -> torch.Tensor:
-    """The library's ramp: ``artifact(images)`` (the reference answer of Task 1.2)."""
+    """The library's ramp: ``artifact(images)`` (the reference answer of Task 1.1)."""
     return artifact(images)
 
 
@@ -52,7 +50,7 @@ def _probe_images() -> tuple[torch.Tensor, Gradient]:
 
 
 def lighten(answer: Any) -> Callable[[torch.Tensor, Gradient], torch.Tensor]:
-    """Check Task 1.2, ``lighten(images, artifact)``: add a lightness ramp to uint8 images.
+    """Check Task 1.1, ``lighten(images, artifact)``: add a lightness ramp to uint8 images.
 
     Parameters
     ----------
@@ -89,7 +87,7 @@ def lighten(answer: Any) -> Callable[[torch.Tensor, Gradient], torch.Tensor]:
             got, expected, "lighten(images, artifact)"
         )
 
-    return feedback.check("1.2", answer, diagnose, library_lighten)
+    return feedback.check("1.1", answer, diagnose, library_lighten)
 
 
 # --- Task 3.1: the behavioural flip test ---------------------------------------------------------
@@ -172,74 +170,99 @@ def flip_to(
     return feedback.check("3.1", answer, diagnose, library_flip_to)
 
 
-# --- Task 4.1: from a map to a flag --------------------------------------------------------------
+# --- Task 4.1: relevance rank accuracy -----------------------------------------------------------
 
 
-def _probe_maps() -> tuple[torch.Tensor, torch.Tensor]:
-    generator = torch.Generator().manual_seed(2)
-    maps = torch.randn(40, 1, 5, 5, generator=generator)
+def library_rank_accuracy(maps: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """The library's score, :func:`~failure_modes.explain.scores.relevance_rank_accuracy`."""
+    return relevance_rank_accuracy(maps, mask)
+
+
+def _probe_rank_maps() -> tuple[torch.Tensor, torch.Tensor]:
+    generator = torch.Generator().manual_seed(3)
+    maps = torch.randn(6, 1, 5, 5, generator=generator)
     mask = torch.zeros(5, 5, dtype=torch.bool)
-    mask[:2, :2] = True
-    # Relevance on the mask of growing size and alternating sign: some maps flag only once
-    # their negative relevance counts, some exceed chance but not three times chance.
-    bump = torch.linspace(0, 4, 40) * torch.tensor([1.0, -1.0]).repeat(20)
-    maps[:, 0, :2, :2] += bump[:, None, None]
+    mask[:2, :3] = True  # K = 6 pixels
+    # Strong negative relevance on the mask of some maps, strong positive on others, a weak
+    # bump on the rest: signed ranking, bottom-K ranking and the top pixel alone all differ.
+    bump = torch.tensor([-3.0, 3.0, -2.0, 1.0, 0.5, -1.5])
+    maps[:, 0, :2, :3] += bump[:, None, None] * torch.rand(6, 2, 3, generator=generator).add(0.5)
     return maps, mask
 
 
-def flag_rate(answer: Any) -> Callable[..., float]:
-    """Check Task 4.1, ``flag_rate(maps, mask, factor)``: the share of maps that flag the mask.
+def _top_k_share(scores: torch.Tensor, mask: torch.Tensor, k: int) -> torch.Tensor:
+    """Per map: how many of its ``k`` highest ``scores`` lie on ``mask``, over ``k``."""
+    top = scores.flatten(1).topk(k, dim=1).indices
+    return mask.flatten()[top].float().sum(dim=1) / k
+
+
+def rank_accuracy(answer: Any) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """Check Task 4.1, ``rank_accuracy(maps, mask)``: the relevance rank accuracy of each map.
 
     Parameters
     ----------
     answer : callable or Ellipsis
-        The student's function of ``[N, C, H, W]`` maps, a boolean ``[H, W]`` mask and a
-        factor, returning one number.
+        The student's function of ``[N, 1, H, W]`` maps and a boolean ``[H, W]`` mask,
+        returning one value per map: the share of its ``K`` most relevant pixels (by absolute
+        value, ``K`` = the mask's number of pixels) that lie inside the mask.
 
     Returns
     -------
     callable
-        ``answer`` if it gives the share of maps whose artifact mass exceeds ``factor`` times
-        the mask's share of the image, else :func:`failure_modes.tracks.clever_hans.explanations.flag_rate`.
+        ``answer`` if it gives the library's values, else :func:`library_rank_accuracy`.
     """
-    maps, mask = _probe_maps()
-    factor = MASS_FACTOR
-    expected = library_flag_rate(maps, mask, factor)
-    share = float(mask.float().mean())
-    inside = (maps * mask).flatten(1).sum(1)
-    signed = float((inside / maps.flatten(1).sum(1) > factor * share).float().mean())
-    signed_abs = float(
-        (inside.abs() / maps.flatten(1).sum(1).abs() > factor * share).float().mean()
-    )
-    no_factor = float((artifact_mass(maps, mask) > share).float().mean())
-    flagged = int((artifact_mass(maps, mask) > factor * share).sum())
+    maps, mask = _probe_rank_maps()
+    expected = relevance_rank_accuracy(maps, mask)
+    k = int(mask.sum())
+    absolute, signed = maps.abs().sum(dim=1), maps.sum(dim=1)
+    wrong = {
+        "signed": _top_k_share(signed, mask, k),
+        "bottom": _top_k_share(-absolute, mask, k),
+        "top_one": _top_k_share(absolute, mask, 1),
+        "count": _top_k_share(absolute, mask, k) * k,
+    }
 
     def diagnose(function: Any) -> str | None:
-        got = feedback.call(function, maps.clone(), mask.clone(), factor)
-        if _same(got, expected):
-            return None
+        given = maps.clone()
+        got = feedback.call(function, given, mask.clone())
+        if not torch.equal(given, maps):
+            return (
+                "your function changed the maps it was given (an in-place abs_() or sort_()?): "
+                "a score reads its maps and leaves them alone."
+            )
+        if not isinstance(got, torch.Tensor) or got.shape != expected.shape:
+            shape = tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__
+            return (
+                f"rank_accuracy should return one value per map, a tensor of shape "
+                f"{tuple(expected.shape)}, but it returns {shape} (no mean over the maps)."
+            )
         mistakes = [
             (
-                lambda a: any(_same(a, v) for v in (signed, signed_abs)),
-                "your mass adds signed relevance, so negative relevance on the artifact cancels "
-                "positive relevance elsewhere: take the absolute value of the maps first.",
+                lambda a: feedback.close(a, wrong["signed"]),
+                "you rank the signed relevance, so pixels with strong negative relevance fall "
+                "to the bottom although the model is very sensitive there: rank maps.abs().",
             ),
             (
-                lambda a: _same(a, no_factor),
-                f"you flag a map as soon as its mass exceeds chance ({no_factor:.3f} flagged "
-                f"instead of {expected:.3f}): the rule asks for more than `factor` times chance.",
+                lambda a: feedback.close(a, wrong["bottom"]),
+                "you take the K least relevant pixels (an ascending sort): rank in descending "
+                "order, or use topk, which returns the largest.",
             ),
             (
-                lambda a: _same(a, flagged),
-                f"this is the number of flagged maps ({flagged}): the rate is their share of all "
-                "maps.",
+                lambda a: feedback.close(a, wrong["top_one"]),
+                "you look at the single most relevant pixel only: that is the pointing game. "
+                "Take as many top pixels as the mask has (K = mask.sum()).",
+            ),
+            (
+                lambda a: feedback.close(a, wrong["count"]),
+                "these are the numbers of top pixels inside the mask: divide by K to get a share "
+                "that 1 bounds and chance (the mask's share of the image) can be compared with.",
             ),
         ]
-        return feedback.first_mistake(got, mistakes) or (
-            f"your flag rate on a probe is {float(got):.3f}, the library's {expected:.3f}."
+        return feedback.first_mistake(got, mistakes) or feedback.tensor_mismatch(
+            got.detach().float(), expected, "rank_accuracy(maps, mask)", atol=1e-6
         )
 
-    return feedback.check("4.1", answer, diagnose, library_flag_rate)
+    return feedback.check("4.1", answer, diagnose, library_rank_accuracy)
 
 
 # --- Task 5.1: one layer reset -------------------------------------------------------------------
