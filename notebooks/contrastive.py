@@ -44,8 +44,8 @@
 # | 5 | meaning or noise? The same search with other penalties, and the wrap-up | 20 min |
 #
 # <div class="alert alert-block alert-danger"><b>Before you start</b>: choose the
-# <code>failure-modes</code> kernel (menu Kernel → Change kernel). Every cell runs in seconds
-# on a laptop CPU.</div>
+# <code>failure-modes</code> kernel (menu Kernel → Change kernel). Everything runs on a laptop
+# CPU; the longest cells take tens of seconds.</div>
 
 # %% tags=["parameters"]
 SEED = 0  # which of the model's mistakes are studied: any integer draws another selection
@@ -423,10 +423,11 @@ print(
 # <b>changed</b> image. Return <code>(delta.detach(), success)</code>. The cell after it checks
 # your search on a tiny classifier, then runs it on the six mistakes shown in Part 2 and compares
 # it with the library's <code>counterfactual</code>. Do not expect the same sizes: the two
-# searches optimise different losses. The cross-entropy keeps pushing the target's probability
-# towards 1 as long as the search runs, so it pays for more change than needed; the library's
-# hinge stops pulling once the target wins by <code>margin</code> logits (just past the decision
-# boundary), so its changes can be smaller or larger depending on that margin and the steps.
+# searches optimise different losses. The cross-entropy never reaches zero, so it keeps pushing
+# the target's probability up for as long as the search runs, held back only by the L1 penalty;
+# the library's hinge is zero once the target wins by <code>margin</code> logits (the decision
+# boundary plus a margin), and from then on only the penalty acts, shrinking the change. Which
+# change ends up larger depends on the margin, the weight and the number of steps.
 #
 # <details><summary>Hint 1: the idea</summary>Gradient descent on the change, not on the
 # model: the loss is small when the changed image is classified as its target (minimise the
@@ -745,8 +746,9 @@ print(
 )
 
 # %% [markdown]
-# The mistakes of Part 2 again, one row per setting. Each panel is scaled to its own largest change,
-# so the `"noise"` row looks loud although each of its changes is tiny: the table has the sizes.
+# The mistakes of Part 2 again, one row per setting, in the order of the table. Each row has its
+# own colour scale (its colour bar), so the `"noise"` row looks loud although each of its changes
+# is tiny: the table has the sizes.
 
 # %%
 changes = {"sparse": shown_cf.change}  # computed in Part 3
