@@ -3,7 +3,7 @@
 The notebook studies the shipped reference model's test mistakes. Its computations are
 deterministic given the mistakes it looks at, so the seed varies *which* mistakes: each seed
 draws ``N_MISTAKES`` of the 960 (``Mistakes.sample``), and the maps of Part 2 are those of the
-first six upper-body confusions among them. Part 1 (all 960 mistakes) is the same for every
+upper-body confusions among them (about 130; the first six are drawn). Part 1 (all 960 mistakes) is the same for every
 seed. Every assertion checks a sentence of a model answer.
 """
 
@@ -46,12 +46,17 @@ def test_task_2_3_contrast_is_the_difference_for_linear_methods_only(lesson):
 
 
 def test_task_2_3_guided_backprop_sees_the_same_map_for_both_classes(lesson):
+    # Medians over the ~130 upper-body confusions a seed draws (not over the six shown: over six
+    # images DeepLift's median fell on either side of zero from seed to seed). Over all 628
+    # upper-body confusions of the test set the medians are -0.10 (saliency), -0.07, -0.02
+    # (Integrated Gradients), +0.14 (DeepLift) and 0.82 (Guided Backprop); medians of 130 drawn
+    # at random stayed within -0.18..0.24 for the linear methods and 0.80..0.85 for Guided
+    # Backprop (2,000 draws), hence "hardly correlated, sign depends on the method".
     corr = {method: lesson[f"correlation_{method}"] for method in METHODS}
-    assert corr["guided_backprop"] > 0.5
+    assert corr["guided_backprop"] > 0.7
     for method in LINEAR:
-        # Negatively but weakly correlated, far below Guided Backprop.
-        assert -0.6 < corr[method] < 0, (method, corr[method])
-        assert corr["guided_backprop"] > corr[method] + 0.5
+        assert -0.3 < corr[method] < 0.3, (method, corr[method])
+        assert corr["guided_backprop"] > corr[method] + 0.4
 
 
 # --- Part 3 -----------------------------------------------------------------------------------
@@ -81,7 +86,7 @@ def test_task_3_3_changes_sit_on_the_outline(lesson):
 def test_task_4_1_contrast_maps_point_where_the_counterfactual_changed(lesson, method):
     assert lesson[f"above_chance_{method}"] >= 0.9  # "nearly every"
     ratio = lesson[f"mass_on_changed_{method}"] / lesson[f"chance_{method}"]
-    assert 2.0 < ratio < 5.0, ratio  # "about three times"
+    assert 2.0 < ratio < 5.0, ratio  # "a few times the chance level"
 
 
 # --- Part 5 -----------------------------------------------------------------------------------
@@ -93,7 +98,7 @@ def test_task_5_1_noise_is_valid_but_spread_everywhere(lesson):
     assert noise["median share changed"] > 0.5  # "most of the pixels"
     assert noise["median share changed"] > 5 * sparse["median share changed"]
     assert noise["median L2"] < 0.25 * lesson["nearest_l2_median"]
-    assert noise["median share on outline"] < 1.2 * lesson["outline_area"]  # "no more than"
+    assert noise["median share on outline"] < 1.2 * lesson["outline_area"]  # "about the area"
 
 
 def test_task_5_1_too_strong_a_penalty_fails_often(lesson):
