@@ -25,5 +25,6 @@ from failure_modes.plotting import (
 from failure_modes.plotting.confusion import *  # noqa: F403
 from failure_modes.plotting.curves import *  # noqa: F403
 from failure_modes.plotting.images import *  # noqa: F403
+from failure_modes.plotting.mode import *  # noqa: F403
 
 __all__ = [*_images.__all__, *_confusion.__all__, *_curves.__all__]
