@@ -566,8 +566,8 @@ print(
     [n for n in MEASURES if overlap[n] < 2 * chance],
 )
 print(
-    "rank correlation with the feature norm of 0.8 or more:",
-    [n for n in MEASURES if size_correlation[n] >= 0.8],
+    "rank correlation with the feature norm of 0.75 or more:",
+    [n for n in MEASURES if size_correlation[n] >= 0.75],
 )
 record("overlap_with_cosine", agreement_table["overlap with cosine"].to_dict())
 record("norm_correlation", agreement_table["correlation with feature norm"].to_dict())
@@ -593,7 +593,7 @@ for name in ("wasserstein", "l2"):
 # printed under the table give the groups. The measures that share at least half of cosine's
 # picks (dot product, which differs from cosine only by the lengths, and usually Bray–Curtis)
 # rank by the same thing as cosine. The distances whose overlap with cosine is near the chance
-# overlap, and whose rank correlation with the feature norm is 0.8 or more (the third list:
+# overlap, and whose rank correlation with the feature norm is 0.75 or more (the third list:
 # typically L1, L2, Minkowski and Wasserstein), mostly say how <i>strongly</i> an image
 # activates the layer, not <i>which</i> units it activates, so their "most dissimilar" images
 # are simply the boldest ones (see the right-hand ends of their rows in the picture). Wasserstein gives the printed zero for a shuffled copy: it only
@@ -1127,11 +1127,13 @@ print("paired test on the good model:", good_summary["cosine"]["against"]["rando
 # <div class="alert alert-block alert-warning"><b>Bonus (model answer)</b>: The good models start
 # at the accuracy printed above; the lowest per-label accuracy of each (printed) is above the
 # usual threshold of 0.8 in the seeds we ran, and even at 0.9 only some of the ten labels count
-# as buggy (the lists printed; at most half in the seeds we ran). MODE's overall gain over random shrinks to a fraction of
-# the weak model's (the two gains printed above); read the paired test printed last for how
-# convincing what is left of it is. A replication that starts from an already accurate model is
-# in this setting, and a negative result there is no surprise: MODE can only be as good as the
-# bugs it is given.</div>
+# as buggy (the lists printed; at most half in the seeds we ran). MODE's overall gain over
+# random is smaller than the weak model's (the two gains printed above) in every block of seeds
+# we ran, but by how much varies: a fifth of it in one block, almost three quarters in
+# another. Read the paired test printed last for how convincing what is left of it is. A
+# replication that starts from an already accurate model is in this setting, and a small or
+# negative result there is no surprise: MODE can only be as good as the bugs it is
+# given.</div>
 
 # %% [markdown]
 # ## Wrap-up
