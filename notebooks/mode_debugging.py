@@ -45,7 +45,7 @@
 # <b>Prerequisites</b>: the core notebook (<code>solution.ipynb</code> / <code>exercise.ipynb</code>
 # at the top of the repository: training a classifier, per-class accuracy, confusion
 # matrices), and PyTorch tensor indexing.<br>
-# <b>Time plan</b> (about 2 hours 15 minutes): Part 1, 20 minutes; Part 2, 10 minutes; Part 3,
+# <b>Time plan</b> (about two and a half hours): Part 1, 20 minutes; Part 2, 10 minutes; Part 3,
 # 20 minutes; Part 4, 35 minutes; Part 5, 25 minutes; Part 6 and the wrap-up, 25 minutes;
 # Bonus, 15 minutes.</div>
 #
