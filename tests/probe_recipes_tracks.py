@@ -15,6 +15,7 @@ import copy
 import functools
 import math
 
+import pandas as pd
 import torch
 from probe_kit import N, _images, _labels, _lazy, _Mnistish, _model
 from torch import nn
@@ -407,4 +408,26 @@ RECIPES: dict = {
         },
     ),
 }
+# The MODE figures (plotting.mode) take plain tables and mappings.
+_TABLE = {"a": [0.1, 0.5], "b": [0.2, 0.4]}
+RECIPES.update(
+    {
+        "failure_modes.plotting.mode.plot_label_bars": (
+            lambda: dict(table=pd.DataFrame(_TABLE), title="t", threshold=0.3),
+            {"table": "table"},
+        ),
+        "failure_modes.plotting.mode.plot_map_grid": (
+            lambda: dict(maps={"row": {"panel": _images()[0, 0]}}, title="t"),
+            {"maps": "histories"},
+        ),
+        "failure_modes.plotting.mode.plot_ranked_images": (
+            lambda: dict(images={"cosine": _images()[:2]}, k=1, title="t"),
+            {"images": "histories", "k": "count"},
+        ),
+        "failure_modes.plotting.mode.plot_rounds": (
+            lambda: dict(panels={"accuracy": pd.DataFrame(_TABLE)}, title="t"),
+            {"panels": "histories"},
+        ),
+    }
+)
 SKIPS: dict[str, str] = {}

@@ -196,6 +196,145 @@ def test_ranking_accepts_a_right_answer(capsys):
     assert torch.equal(order, mode.rank(CANDIDATES, REFERENCE, "cosine"))
 
 
+# Task 4.4 -------------------------------------------------------------------------------------
+
+# A pool of 40 inputs, four labels interleaved, eight features: every label has ten inputs.
+POOL_TARGETS = torch.arange(40) % 4
+POOL_FEATURES = torch.randn(40, 8, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+POOL_REFERENCES = {
+    label: torch.randn(8, generator=torch.Generator().manual_seed(10 + label), dtype=torch.float64)
+    for label in (1, 2)
+}
+POOL_DIAGNOSES = {1: "overfitting", 2: "underfitting"}
+
+
+def _picks_right(features, targets, label, diagnosis, reference, count):
+    positions = torch.nonzero(targets == label).flatten()
+    order = mode.rank(
+        features[positions], reference, "cosine", most_similar=diagnosis == "underfitting"
+    )
+    return positions[order[:count]]
+
+
+def _picks_flipped(features, targets, label, diagnosis, reference, count):
+    other = "overfitting" if diagnosis == "underfitting" else "underfitting"
+    return _picks_right(features, targets, label, other, reference, count)
+
+
+def _picks_always_similar(features, targets, label, diagnosis, reference, count):
+    return _picks_right(features, targets, label, "underfitting", reference, count)
+
+
+def _picks_whole_pool(features, targets, label, diagnosis, reference, count):
+    order = mode.rank(features, reference, "cosine", most_similar=diagnosis == "underfitting")
+    return order[:count]
+
+
+def _picks_in_subset(features, targets, label, diagnosis, reference, count):
+    positions = torch.nonzero(targets == label).flatten()
+    order = mode.rank(
+        features[positions], reference, "cosine", most_similar=diagnosis == "underfitting"
+    )
+    return order[:count]
+
+
+def _picks_scores(features, targets, label, diagnosis, reference, count):
+    positions = torch.nonzero(targets == label).flatten()
+    return (
+        mode.scores(features[positions], reference, "cosine")
+        .sort(descending=diagnosis == "underfitting")
+        .values[:count]
+    )
+
+
+def _picks_one_too_many(features, targets, label, diagnosis, reference, count):
+    return _picks_right(features, targets, label, diagnosis, reference, count + 1)
+
+
+def _picks_ties_reversed(features, targets, label, diagnosis, reference, count):
+    positions = torch.nonzero(targets == label).flatten()
+    similarity = mode.scores(features[positions], reference, "cosine")
+    order = torch.sort(similarity, descending=diagnosis != "underfitting", stable=True).indices
+    return positions[order.flip(0)[:count]]
+
+
+def _picks_pool_order(features, targets, label, diagnosis, reference, count):
+    return _picks_right(features, targets, label, diagnosis, reference, count).sort().values
+
+
+def _check_picks(answer):
+    return checks.picks(answer, POOL_FEATURES, POOL_TARGETS, POOL_REFERENCES, POOL_DIAGNOSES, 4)
+
+
+def _library_picks(function):
+    return {
+        label: function(POOL_FEATURES, POOL_TARGETS, label, d, POOL_REFERENCES[label], 4)
+        for label, d in POOL_DIAGNOSES.items()
+    }
+
+
+def _expected_picks():
+    return {
+        label: mode.select_inputs(
+            POOL_TARGETS,
+            {label: d},
+            size=4,
+            measure="cosine",
+            pool_features=POOL_FEATURES,
+            references={label: POOL_REFERENCES[label]},
+            mix=0.0,
+        )  # fmt: skip
+        for label, d in POOL_DIAGNOSES.items()
+    }
+
+
+def test_picks_accepts_a_right_answer(capsys):
+    chosen = _check_picks(_picks_right)
+    assert "Task 4.4: correct." in capsys.readouterr().out
+    assert chosen is _picks_right
+    for label, expected in _expected_picks().items():
+        assert torch.equal(_library_picks(chosen)[label], expected)
+
+
+@pytest.mark.parametrize(
+    ("answer", "phrase"),
+    [
+        (_picks_flipped, "MODE takes the most similar ones first for an underfitting label"),
+        (_picks_always_similar, "do not depend on the diagnosis"),
+        (_picks_whole_pool, "ranked the whole pool"),
+        (_picks_in_subset, "count among the label's inputs only"),
+        (_picks_scores, "returned similarities"),
+        (_picks_one_too_many, "take exactly count"),
+        (_picks_ties_reversed, "reverse pool order"),
+        (_picks_pool_order, "sorted your picks by pool position"),
+    ],
+)
+def test_picks_names_each_mistake(answer, phrase, capsys):
+    chosen = _check_picks(answer)
+    out = capsys.readouterr().out
+    assert "✗ Task 4.4" in out and phrase in out
+    for label, expected in _expected_picks().items():
+        assert torch.equal(_library_picks(chosen)[label], expected)
+
+
+@pytest.mark.parametrize("answer", [..., _untouched])
+def test_picks_falls_back_when_untouched(answer, capsys):
+    chosen = _check_picks(answer)
+    assert "not done yet" in capsys.readouterr().out
+    for label, expected in _expected_picks().items():
+        assert torch.equal(_library_picks(chosen)[label], expected)
+
+
+def test_picks_checks_the_notebooks_pool_too(capsys):
+    def wrong_on_label_2(features, targets, label, diagnosis, reference, count):
+        picks = _picks_right(features, targets, label, diagnosis, reference, count)
+        return picks.flip(0) if label == 2 and len(targets) == 40 else picks
+
+    _check_picks(wrong_on_label_2)
+    out = capsys.readouterr().out
+    assert "✗ Task 4.4" in out and "On the pool, label 2" in out
+
+
 # Task 5.1 -------------------------------------------------------------------------------------
 
 

@@ -29,5 +29,6 @@ from failure_modes.plotting.clever_hans import *  # noqa: F403
 from failure_modes.plotting.confusion import *  # noqa: F403
 from failure_modes.plotting.curves import *  # noqa: F403
 from failure_modes.plotting.images import *  # noqa: F403
+from failure_modes.plotting.mode import *  # noqa: F403
 
 __all__ = [*_images.__all__, *_confusion.__all__, *_curves.__all__, *_clever_hans.__all__]

@@ -8,7 +8,15 @@ torch's global random stream, so the notebook's numbers do not depend on the ans
 
 from failure_modes.course.checks.mode.labels import buggy_labels
 from failure_modes.course.checks.mode.maps import differential_map
+from failure_modes.course.checks.mode.picking import picks
 from failure_modes.course.checks.mode.ranking import cosine, ranking
 from failure_modes.course.checks.mode.retraining import round_against_random
 
-__all__ = ["buggy_labels", "cosine", "differential_map", "ranking", "round_against_random"]
+__all__ = [
+    "buggy_labels",
+    "cosine",
+    "differential_map",
+    "picks",
+    "ranking",
+    "round_against_random",
+]
