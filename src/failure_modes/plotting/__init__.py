@@ -8,8 +8,8 @@ where the inline backend shows the figure at the end of the cell.
 
 The figures live in three modules by what they show: :mod:`~failure_modes.plotting.images`
 (image grids, attribution overlays, denoising rows), :mod:`~failure_modes.plotting.confusion`
-and :mod:`~failure_modes.plotting.curves` (losses, ROC, risk-coverage); every public name is
-here too.
+and :mod:`~failure_modes.plotting.curves` (losses, ROC, risk-coverage), and the error-detection
+track's own figures in :mod:`~failure_modes.plotting.error_detection`; every public name is here too.
 """
 
 # The facade re-exports each module's public names; the lists live in the modules.
@@ -20,10 +20,14 @@ from failure_modes.plotting import (
     curves as _curves,
 )
 from failure_modes.plotting import (
+    error_detection as _error_detection,
+)
+from failure_modes.plotting import (
     images as _images,
 )
 from failure_modes.plotting.confusion import *  # noqa: F403
 from failure_modes.plotting.curves import *  # noqa: F403
+from failure_modes.plotting.error_detection import *  # noqa: F403
 from failure_modes.plotting.images import *  # noqa: F403
 
-__all__ = [*_images.__all__, *_confusion.__all__, *_curves.__all__]
+__all__ = [*_images.__all__, *_confusion.__all__, *_curves.__all__, *_error_detection.__all__]

@@ -14,19 +14,29 @@ from typing import Any
 
 import numpy as np
 import torch
+from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
+from sklearn.preprocessing import StandardScaler
 from torch import nn
 
 from failure_modes.course.checks.feedback import call, check, first_mistake, tensor_mismatch
 from failure_modes.tracks import error_detection as library
 
-__all__ = ["change_rate", "logit_rise", "negated_copy", "ranking_auroc", "risk_coverage_curve"]
+__all__ = [
+    "change_rate",
+    "logit_rise",
+    "negated_copy",
+    "ranking_auroc",
+    "reference_detector",
+    "risk_coverage_curve",
+    "standardised_detector",
+]
 
-# Task 1.1's probe: three wrong and four right predictions, with ties inside and across groups,
+# Task 2.1's probe: three wrong and four right predictions, with ties inside and across groups,
 # so that counting ties as wins, as losses or as halves gives three different areas.
 PROBE_SCORES = torch.tensor([0.8, 0.4, 0.4, 0.1, 0.4, 0.9, 0.6])
 PROBE_WRONG = torch.tensor([True, True, False, False, False, False, True])
-# Task 5.1's probe: distinct confidences, so every way of sorting gives one answer.
+# Task 6.1's probe: distinct confidences, so every way of sorting gives one answer.
 CURVE_CONFIDENCE = torch.tensor([0.9, 0.2, 0.6, 0.99, 0.4, 0.7, 0.3])
 CURVE_WRONG = torch.tensor([False, True, False, False, True, True, False])
 
@@ -46,7 +56,7 @@ def _pair_shares(scores: torch.Tensor, wrong: torch.Tensor) -> tuple[float, floa
     )
 
 
-# Task 1.1: AUROC by ranking ----------------------------------------------------------------
+# Task 2.1: AUROC by ranking ----------------------------------------------------------------
 
 
 def _diagnose_auroc(function: Callable, scores: torch.Tensor, wrong: torch.Tensor) -> str | None:
@@ -90,7 +100,7 @@ def _diagnose_auroc(function: Callable, scores: torch.Tensor, wrong: torch.Tenso
 
 
 def ranking_auroc(function: Callable, scores: torch.Tensor, is_error: torch.Tensor) -> Callable:
-    """Check Task 1.1: the AUROC as the share of (wrong, right) pairs ranked right, ties half.
+    """Check Task 2.1: the AUROC as the share of (wrong, right) pairs ranked right, ties half.
 
     Parameters
     ----------
@@ -108,10 +118,10 @@ def ranking_auroc(function: Callable, scores: torch.Tensor, is_error: torch.Tens
         ``function`` if it is correct, else the library's
         :func:`~failure_modes.tracks.error_detection.auroc`.
     """
-    return check("1.1", function, lambda f: _diagnose_auroc(f, scores, is_error), library.auroc)
+    return check("2.1", function, lambda f: _diagnose_auroc(f, scores, is_error), library.auroc)
 
 
-# Task 2.1: what the conductances add up to --------------------------------------------------
+# Task 3.1: what the conductances add up to --------------------------------------------------
 
 
 def _diagnose_rise(
@@ -161,7 +171,7 @@ def _diagnose_rise(
 def logit_rise(
     expected: Any, logits: torch.Tensor, baseline_logits: torch.Tensor, labels: torch.Tensor
 ) -> torch.Tensor:
-    """Check Task 2.1: per image, the predicted logit minus the same logit at the baseline.
+    """Check Task 3.1: per image, the predicted logit minus the same logit at the baseline.
 
     Parameters
     ----------
@@ -181,14 +191,14 @@ def logit_rise(
         :func:`~failure_modes.tracks.error_detection.logit_rise`.
     """
     return check(
-        "2.1",
+        "3.1",
         expected,
         lambda a: _diagnose_rise(a, logits, baseline_logits, labels),
         library.logit_rise(logits, baseline_logits),
     )
 
 
-# Task 3.1: one NAI mutant by hand -----------------------------------------------------------
+# Task 4.1: one NAI mutant by hand -----------------------------------------------------------
 
 
 def _changed(before: nn.Module, after: nn.Module) -> list[str]:
@@ -253,7 +263,7 @@ def _diagnose_negation(
 
 
 def negated_copy(function: Callable, model: nn.Module, layer: str, units: torch.Tensor) -> Callable:
-    """Check Task 3.1: a copy of ``model`` whose output ``units`` of ``layer`` are negated.
+    """Check Task 4.1: a copy of ``model`` whose output ``units`` of ``layer`` are negated.
 
     The student's function runs on a deep copy of ``model``, so ``model`` stays as it is even
     when the function changes what it is given.
@@ -276,14 +286,14 @@ def negated_copy(function: Callable, model: nn.Module, layer: str, units: torch.
         :func:`~failure_modes.tracks.error_detection.negated_copy`.
     """
     return check(
-        "3.1",
+        "4.1",
         function,
         lambda f: _diagnose_negation(f, model, layer, torch.as_tensor(units).long()),
         library.negated_copy,
     )
 
 
-# Task 3.2: the label change rate from predictions --------------------------------------------
+# Task 4.2: the label change rate from predictions --------------------------------------------
 
 
 def _diagnose_rate(
@@ -319,7 +329,7 @@ def _diagnose_rate(
 def change_rate(
     function: Callable, original: torch.Tensor, mutated: torch.Tensor, labels: torch.Tensor
 ) -> Callable:
-    """Check Task 3.2: per image, the share of mutants whose prediction differs from the model's.
+    """Check Task 4.2: per image, the share of mutants whose prediction differs from the model's.
 
     Parameters
     ----------
@@ -339,14 +349,215 @@ def change_rate(
         :func:`~failure_modes.tracks.error_detection.change_rate`.
     """
     return check(
-        "3.2",
+        "4.2",
         function,
         lambda f: _diagnose_rate(f, original, mutated, labels),
         library.change_rate,
     )
 
 
-# Task 5.1: the risk-coverage curve ----------------------------------------------------------
+# Task 5.1: the standardised logistic detector ------------------------------------------------
+
+
+def _detector_probe() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Train and test features on very different scales, the test set shifted and rescaled.
+
+    Scaling fitted on the test set, on train and test together or not at all, and a weaker
+    penalty each give scores visibly different from the right ones (checked in the tests).
+    """
+    generator = np.random.default_rng(0)
+    scale, offset = np.array([50.0, 1.0, 0.02]), np.array([10.0, 0.0, -3.0])
+    latent = generator.normal(size=(300, 3))
+    odds = latent @ np.array([1.5, -1.0, 2.0]) - 1.0
+    wrong = generator.random(300) < 1 / (1 + np.exp(-odds))
+    test = generator.normal(size=(200, 3)) * np.array([2.0, 0.5, 3.0]) + np.array([1.0, -0.5, 0.5])
+    return latent * scale + offset, wrong, test * scale + offset
+
+
+DETECTOR_TRAIN, DETECTOR_WRONG, DETECTOR_TEST = _detector_probe()
+
+
+def _logistic(train: np.ndarray, wrong: np.ndarray, test: np.ndarray, **settings) -> np.ndarray:
+    """P(wrong) of a LogisticRegression fitted on ``train`` and applied to ``test`` as given."""
+    classifier = LogisticRegression(**{**library.LOGISTIC_SETTINGS, **settings})
+    return classifier.fit(train, wrong).predict_proba(test)[:, 1]
+
+
+def _standardised(fit_on: np.ndarray, train: np.ndarray, wrong: np.ndarray, test: np.ndarray):
+    scaler = StandardScaler().fit(fit_on)
+    return _logistic(scaler.transform(train), wrong, scaler.transform(test))
+
+
+def _as_scores(answer: Any, length: int) -> np.ndarray | str:
+    if isinstance(answer, torch.Tensor):
+        answer = answer.detach().cpu().numpy()
+    answer = np.asarray(answer, dtype=np.float64)
+    if answer.ndim == 2 and answer.shape[1:] == (2,):
+        return (
+            f"your function returns both columns of predict_proba (shape {list(answer.shape)}): "
+            "keep column 1, the probability of the class True (a wrong prediction)."
+        )
+    if answer.shape != (length,):
+        return (
+            f"your function should return one score per test row, shape [{length}], but it "
+            f"returned shape {list(answer.shape)}."
+        )
+    return answer
+
+
+# How close to the reference optimum a right answer comes (the same convex problem: any solver
+# run to a tight tolerance lands here), and how far one stopped early can be.
+_SAME_OPTIMUM, _STOPPED_EARLY = 1e-5, 2e-2
+
+
+def _diagnose_detector(
+    function: Callable,
+    train: np.ndarray,
+    wrong: np.ndarray,
+    test: np.ndarray,
+    reference: np.ndarray,
+) -> str | None:
+    probe = (DETECTOR_TRAIN.copy(), DETECTOR_WRONG.copy(), DETECTOR_TEST.copy())
+    answer = _as_scores(call(function, *probe), len(DETECTOR_TEST))
+    if isinstance(answer, str):
+        return answer
+    if not np.array_equal(probe[0], DETECTOR_TRAIN) or not np.array_equal(probe[2], DETECTOR_TEST):
+        return (
+            "your function changed the features it was given: let the pipeline standardise "
+            "copies (StandardScaler.transform returns new arrays) and leave the inputs alone."
+        )
+    expected = library.fit_detector(DETECTOR_TRAIN, DETECTOR_WRONG).score(DETECTOR_TEST)
+
+    def near(other: np.ndarray, tolerance: float = 1e-3) -> Callable[[np.ndarray], bool]:
+        return lambda a: np.abs(a - other).max() < tolerance
+
+    gap = float(np.abs(answer - expected).max())
+    mistake = first_mistake(
+        answer,
+        [
+            (
+                lambda a: np.isin(a, (0.0, 1.0)).all(),
+                "your scores are only 0 and 1: predict gives the detector's yes/no decision at "
+                "a threshold of 0.5, which ranks all 'yes' answers alike; the AUROC needs the "
+                "probability, predict_proba(test_features)[:, 1].",
+            ),
+            (
+                near(1 - expected),
+                "your scores are the probability of a *right* prediction (1 minus the expected "
+                "one): a high score must mean 'likely wrong', so fit on train_wrong as it is and "
+                "take column 1 of predict_proba (the class True).",
+            ),
+            (
+                near(_standardised(DETECTOR_TEST, *probe)),
+                "the test features are standardised with their own mean and spread: that "
+                "leaks the test set into the detector and moves every test score; fit the "
+                "scaler on the training features only and reuse it (a Pipeline does that).",
+            ),
+            (
+                near(_standardised(np.vstack([DETECTOR_TRAIN, DETECTOR_TEST]), *probe)),
+                "the scaler has seen the test features (fitted on train and test together): "
+                "that leaks the test set into the detector; fit it on the training features "
+                "only.",
+            ),
+            (
+                near(_logistic(*probe)),
+                "the features are not standardised: the L2 penalty then punishes the weights "
+                "of features on a small scale far more than those on a large one; put a "
+                "StandardScaler before the LogisticRegression.",
+            ),
+            (
+                near(_default_penalty()),
+                "your LogisticRegression uses scikit-learn's default C=1.0: pass the library's "
+                "settings, LogisticRegression(**LOGISTIC_SETTINGS), i.e. C=0.1.",
+            ),
+            (
+                lambda a: _SAME_OPTIMUM <= gap < _STOPPED_EARLY,
+                f"your probabilities differ from the optimum by up to {gap:.1e}: the solver "
+                "stopped early (scikit-learn's default tol=1e-4); pass "
+                "LogisticRegression(**LOGISTIC_SETTINGS), whose tol reaches the optimum.",
+            ),
+            (
+                lambda a: gap >= _SAME_OPTIMUM,
+                f"on a test input your scores differ from a StandardScaler + LogisticRegression("
+                f"**LOGISTIC_SETTINGS) pipeline fitted on the training features by up to {gap:.3f}.",
+            ),
+        ],
+    )
+    if mistake is not None or train is None:
+        return mistake
+    mine = _as_scores(call(function, train.copy(), wrong.copy(), test.copy()), len(test))
+    if isinstance(mine, str):
+        return mine
+    gap = float(np.abs(mine - reference).max())
+    if gap >= _SAME_OPTIMUM:
+        return (
+            f"on the notebook's features your probabilities differ from the library's detector "
+            f"by up to {gap:.1e}; pass LogisticRegression(**LOGISTIC_SETTINGS) so that the "
+            "solver reaches the optimum."
+        )
+    return None
+
+
+def _default_penalty() -> np.ndarray:
+    scaler = StandardScaler().fit(DETECTOR_TRAIN)
+    return _logistic(
+        scaler.transform(DETECTOR_TRAIN), DETECTOR_WRONG, scaler.transform(DETECTOR_TEST), C=1.0
+    )
+
+
+def standardised_detector(
+    function: Callable,
+    train_features: object = None,
+    train_wrong: object = None,
+    test_features: object = None,
+    reference: object = None,
+) -> Callable:
+    """Check Task 5.1: StandardScaler + LogisticRegression fitted on the training features.
+
+    The function runs on a small probe built here first (features on very different scales, a
+    test set shifted against the training set), where fitting the scaler on the test set,
+    skipping it, flipping the class, using ``predict`` and stopping the solver early each give
+    different scores; then, if given, on the notebook's own features, against ``reference``.
+
+    Parameters
+    ----------
+    function : callable
+        The student's ``standardised_detector(train_features, train_wrong, test_features)``
+        returning ``[M]`` probabilities that each test prediction is wrong.
+    train_features, train_wrong, test_features : array-like, optional
+        The notebook's ``[N, D]`` training features, ``[N]`` error flags, ``[M, D]`` test
+        features.
+    reference : array-like, optional
+        ``[M]`` scores of the library's detector on ``test_features``.
+
+    Returns
+    -------
+    callable
+        ``function`` if it is correct, else :func:`reference_detector`, the library's own.
+    """
+    given = [train_features, train_wrong, test_features, reference]
+    if any(value is None for value in given) and not all(value is None for value in given):
+        raise ValueError(
+            "pass all of train_features, train_wrong, test_features and reference, or none."
+        )
+    arrays = [None if v is None else np.asarray(torch.as_tensor(v).cpu()) for v in given]
+    return check(
+        "5.1",
+        function,
+        lambda f: _diagnose_detector(f, *arrays),
+        reference_detector,
+    )
+
+
+def reference_detector(
+    train_features: object, train_wrong: object, test_features: object
+) -> np.ndarray:
+    """The library's answer to Task 5.1: :func:`~failure_modes.tracks.error_detection.fit_detector`
+    on the training features, scored on the test features."""
+    return library.fit_detector(train_features, train_wrong).score(test_features)
+
+
+# Task 6.1: the risk-coverage curve ----------------------------------------------------------
 
 
 def _as_numpy(value: Any) -> np.ndarray:
@@ -404,7 +615,7 @@ def _diagnose_curve(function: Callable) -> str | None:
 
 
 def risk_coverage_curve(function: Callable) -> Callable:
-    """Check Task 5.1: coverage and risk when the ``k`` most confident predictions are kept.
+    """Check Task 6.1: coverage and risk when the ``k`` most confident predictions are kept.
 
     Parameters
     ----------
@@ -417,4 +628,4 @@ def risk_coverage_curve(function: Callable) -> Callable:
         ``function`` if it is correct, else the library's
         :func:`~failure_modes.tracks.error_detection.risk_coverage_curve`.
     """
-    return check("5.1", function, _diagnose_curve, library.risk_coverage_curve)
+    return check("6.1", function, _diagnose_curve, library.risk_coverage_curve)
