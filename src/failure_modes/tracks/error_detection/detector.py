@@ -57,8 +57,8 @@ The solver runs to the optimum. With scikit-learn's default (lbfgs, ``tol=1e-4``
 after 36 iterations, its probabilities up to 1.2e-2 from the exact optimum on the notebook's
 "both" features (5,000 x 129, seed 0), which moved the test AUROC by 1e-4; lbfgs with
 ``tol=1e-8`` stalls 1.7e-6 away. Newton-Cholesky with ``tol=1e-10`` gets within 1e-12 of a
-``tol=1e-14`` newton-cg fit in 9 iterations, for about 0.37 s per fit instead of 0.12 s
-(median of 5 fits on a shared 2-core CPU).
+``tol=1e-14`` newton-cg fit in 9 iterations, for 75 ms per fit instead of 34 ms (median of 5
+fits, one thread, 2-core CPU).
 """
 
 
