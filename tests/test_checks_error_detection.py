@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import copy
 
+import numpy as np
 import pytest
 import torch
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 from torch import nn
 
 from failure_modes.course.checks import error_detection as checks
 from failure_modes.tracks import error_detection as library
 
-# Task 1.1 ------------------------------------------------------------------------------------
+# Task 2.1 ------------------------------------------------------------------------------------
 
 
 def _ranking(scores, wrong, tie=0.5, flip=False):
@@ -49,7 +53,7 @@ def test_an_untouched_auroc_is_not_done(capsys):
     assert "not done" in capsys.readouterr().out
 
 
-# Task 2.1 ------------------------------------------------------------------------------------
+# Task 3.1 ------------------------------------------------------------------------------------
 
 LOGITS = torch.tensor([[2.0, 0.5, -1.0], [0.1, 0.3, 3.0], [1.0, 4.0, 0.0], [0.2, 0.1, 0.0]])
 BASELINE = torch.tensor([[0.5, -0.2, 0.3]])
@@ -90,7 +94,7 @@ def test_an_untouched_logit_rise_falls_back():
     )
 
 
-# Task 3.1 ------------------------------------------------------------------------------------
+# Task 4.1 ------------------------------------------------------------------------------------
 
 UNITS = torch.tensor([1, 3])
 
@@ -152,7 +156,7 @@ def test_the_library_negation_is_one_materialised_nai_mutant():
     assert checks.negated_copy(lambda m, name, u: ..., model, "0", UNITS) is library.negated_copy
 
 
-# Task 3.2 ------------------------------------------------------------------------------------
+# Task 4.2 ------------------------------------------------------------------------------------
 
 ORIGINAL = torch.tensor([0, 1, 2, 3])
 MUTATED = torch.tensor([[0, 1, 2, 0], [1, 1, 2, 3], [0, 2, 2, 3]])
@@ -187,6 +191,95 @@ def test_an_untouched_change_rate_is_not_done(capsys):
 
 
 # Task 5.1 ------------------------------------------------------------------------------------
+
+
+def _detector(scale_on=None, standardise=True, column=1, method="predict_proba", **settings):
+    """A StandardScaler + LogisticRegression detector, right or with one chosen mistake."""
+
+    def detector(train, wrong, test):
+        if standardise:
+            scaler = StandardScaler().fit(train if scale_on is None else scale_on(train, test))
+            train, test = scaler.transform(train), scaler.transform(test)
+        model = LogisticRegression(**{**library.LOGISTIC_SETTINGS, **settings}).fit(train, wrong)
+        if method == "predict":
+            return model.predict(test).astype(float)
+        return model.predict_proba(test)[:, column]
+
+    return detector
+
+
+def _pipeline(train, wrong, test):
+    pipeline = make_pipeline(StandardScaler(), LogisticRegression(**library.LOGISTIC_SETTINGS))
+    return pipeline.fit(train, wrong).predict_proba(test)[:, 1]
+
+
+def _in_place(train, wrong, test):
+    train -= train.mean(axis=0)
+    return _pipeline(train, wrong, test)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [_pipeline, _detector(), _detector(solver="newton-cg", tol=1e-12, max_iter=10_000)],
+)
+def test_a_standardised_detector_passes(capsys, answer):
+    assert checks.standardised_detector(answer) is answer
+    assert "correct" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("answer", "phrase"),
+    [
+        (_detector(scale_on=lambda train, test: test), "leaks the test set"),
+        (
+            _detector(scale_on=lambda train, test: np.vstack([train, test])),
+            "train and test together",
+        ),
+        (_detector(standardise=False), "not standardised"),
+        (_detector(column=0), "probability of a *right* prediction"),
+        (lambda train, wrong, test: _pipeline(train, ~wrong, test), "probability of a *right*"),
+        (_detector(method="predict"), "only 0 and 1"),
+        (_detector(C=1.0), "default C=1.0"),
+        (_detector(solver="lbfgs", tol=1e-4, max_iter=100), "stopped early"),
+        (lambda train, wrong, test: _pipeline(train, wrong, test) ** 2, "differ from a"),
+        (lambda train, wrong, test: _pipeline(train, wrong, test)[:5], "one score per test row"),
+        (
+            lambda train, wrong, test: (
+                make_pipeline(StandardScaler(), LogisticRegression())
+                .fit(train, wrong)
+                .predict_proba(test)
+            ),
+            "both columns",
+        ),
+        (_in_place, "changed the features"),
+    ],
+)
+def test_each_detector_mistake_is_named(capsys, answer, phrase):
+    assert checks.standardised_detector(answer) is checks.reference_detector
+    assert phrase in capsys.readouterr().out
+
+
+def test_an_untouched_detector_is_not_done(capsys):
+    assert checks.standardised_detector(lambda a, b, c: ...) is checks.reference_detector
+    assert "not done" in capsys.readouterr().out
+
+
+def test_the_detector_is_also_checked_on_the_notebooks_features(capsys):
+    rng = np.random.default_rng(1)
+    train, test = rng.normal(size=(400, 4)) * [1, 10, 0.1, 3], rng.normal(size=(100, 4))
+    wrong = rng.random(400) < 0.3
+    reference = checks.reference_detector(train, wrong, test)
+    assert checks.standardised_detector(_pipeline, train, wrong, test, reference) is _pipeline
+    assert "correct" in capsys.readouterr().out
+    off = reference + 1e-3
+    result = checks.standardised_detector(_pipeline, train, wrong, test, off)
+    assert result is checks.reference_detector
+    assert "on the notebook's features" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="or none"):
+        checks.standardised_detector(_pipeline, train, wrong, test)
+
+
+# Task 6.1 ------------------------------------------------------------------------------------
 
 
 def _curve(confidence, wrong, descending=True, over_all=False, shift=0):

@@ -1,10 +1,5 @@
-"""Checkers for the coding tasks of the error-detection notebook (``advanced/error_detection``).
-
-Each checker runs the student's answer on a small probe built here, where every typical mistake
-gives a different result, and, where it is cheap, on the notebook's own tensors; it returns what
-the notebook goes on with (see :mod:`failure_modes.course.checks`): the student's function or
-tensor when it is correct, else the library's own.
-"""
+"""Checkers of Tasks 2.1 to 4.2: the AUROC by ranking, what the conductances add up to, one NAI
+mutant by hand and the label change rate."""
 
 from __future__ import annotations
 
@@ -20,15 +15,12 @@ from torch import nn
 from failure_modes.course.checks.feedback import call, check, first_mistake, tensor_mismatch
 from failure_modes.tracks import error_detection as library
 
-__all__ = ["change_rate", "logit_rise", "negated_copy", "ranking_auroc", "risk_coverage_curve"]
+__all__ = ["change_rate", "logit_rise", "negated_copy", "ranking_auroc"]
 
-# Task 1.1's probe: three wrong and four right predictions, with ties inside and across groups,
+# Task 2.1's probe: three wrong and four right predictions, with ties inside and across groups,
 # so that counting ties as wins, as losses or as halves gives three different areas.
 PROBE_SCORES = torch.tensor([0.8, 0.4, 0.4, 0.1, 0.4, 0.9, 0.6])
 PROBE_WRONG = torch.tensor([True, True, False, False, False, False, True])
-# Task 5.1's probe: distinct confidences, so every way of sorting gives one answer.
-CURVE_CONFIDENCE = torch.tensor([0.9, 0.2, 0.6, 0.99, 0.4, 0.7, 0.3])
-CURVE_WRONG = torch.tensor([False, True, False, False, True, True, False])
 
 
 def _as_float(value: Any) -> float:
@@ -46,7 +38,7 @@ def _pair_shares(scores: torch.Tensor, wrong: torch.Tensor) -> tuple[float, floa
     )
 
 
-# Task 1.1: AUROC by ranking ----------------------------------------------------------------
+# Task 2.1: AUROC by ranking ----------------------------------------------------------------
 
 
 def _diagnose_auroc(function: Callable, scores: torch.Tensor, wrong: torch.Tensor) -> str | None:
@@ -90,7 +82,7 @@ def _diagnose_auroc(function: Callable, scores: torch.Tensor, wrong: torch.Tenso
 
 
 def ranking_auroc(function: Callable, scores: torch.Tensor, is_error: torch.Tensor) -> Callable:
-    """Check Task 1.1: the AUROC as the share of (wrong, right) pairs ranked right, ties half.
+    """Check Task 2.1: the AUROC as the share of (wrong, right) pairs ranked right, ties half.
 
     Parameters
     ----------
@@ -108,10 +100,10 @@ def ranking_auroc(function: Callable, scores: torch.Tensor, is_error: torch.Tens
         ``function`` if it is correct, else the library's
         :func:`~failure_modes.tracks.error_detection.auroc`.
     """
-    return check("1.1", function, lambda f: _diagnose_auroc(f, scores, is_error), library.auroc)
+    return check("2.1", function, lambda f: _diagnose_auroc(f, scores, is_error), library.auroc)
 
 
-# Task 2.1: what the conductances add up to --------------------------------------------------
+# Task 3.1: what the conductances add up to --------------------------------------------------
 
 
 def _diagnose_rise(
@@ -161,7 +153,7 @@ def _diagnose_rise(
 def logit_rise(
     expected: Any, logits: torch.Tensor, baseline_logits: torch.Tensor, labels: torch.Tensor
 ) -> torch.Tensor:
-    """Check Task 2.1: per image, the predicted logit minus the same logit at the baseline.
+    """Check Task 3.1: per image, the predicted logit minus the same logit at the baseline.
 
     Parameters
     ----------
@@ -181,14 +173,14 @@ def logit_rise(
         :func:`~failure_modes.tracks.error_detection.logit_rise`.
     """
     return check(
-        "2.1",
+        "3.1",
         expected,
         lambda a: _diagnose_rise(a, logits, baseline_logits, labels),
         library.logit_rise(logits, baseline_logits),
     )
 
 
-# Task 3.1: one NAI mutant by hand -----------------------------------------------------------
+# Task 4.1: one NAI mutant by hand -----------------------------------------------------------
 
 
 def _changed(before: nn.Module, after: nn.Module) -> list[str]:
@@ -253,7 +245,7 @@ def _diagnose_negation(
 
 
 def negated_copy(function: Callable, model: nn.Module, layer: str, units: torch.Tensor) -> Callable:
-    """Check Task 3.1: a copy of ``model`` whose output ``units`` of ``layer`` are negated.
+    """Check Task 4.1: a copy of ``model`` whose output ``units`` of ``layer`` are negated.
 
     The student's function runs on a deep copy of ``model``, so ``model`` stays as it is even
     when the function changes what it is given.
@@ -276,14 +268,14 @@ def negated_copy(function: Callable, model: nn.Module, layer: str, units: torch.
         :func:`~failure_modes.tracks.error_detection.negated_copy`.
     """
     return check(
-        "3.1",
+        "4.1",
         function,
         lambda f: _diagnose_negation(f, model, layer, torch.as_tensor(units).long()),
         library.negated_copy,
     )
 
 
-# Task 3.2: the label change rate from predictions --------------------------------------------
+# Task 4.2: the label change rate from predictions --------------------------------------------
 
 
 def _diagnose_rate(
@@ -319,7 +311,7 @@ def _diagnose_rate(
 def change_rate(
     function: Callable, original: torch.Tensor, mutated: torch.Tensor, labels: torch.Tensor
 ) -> Callable:
-    """Check Task 3.2: per image, the share of mutants whose prediction differs from the model's.
+    """Check Task 4.2: per image, the share of mutants whose prediction differs from the model's.
 
     Parameters
     ----------
@@ -339,82 +331,8 @@ def change_rate(
         :func:`~failure_modes.tracks.error_detection.change_rate`.
     """
     return check(
-        "3.2",
+        "4.2",
         function,
         lambda f: _diagnose_rate(f, original, mutated, labels),
         library.change_rate,
     )
-
-
-# Task 5.1: the risk-coverage curve ----------------------------------------------------------
-
-
-def _as_numpy(value: Any) -> np.ndarray:
-    return np.asarray(torch.as_tensor(value).detach().double().cpu())
-
-
-def _diagnose_curve(function: Callable) -> str | None:
-    answer = call(function, CURVE_CONFIDENCE.clone(), CURVE_WRONG.clone())
-    coverage, risk = (_as_numpy(part) for part in answer)
-    expected_coverage, expected_risk = library.risk_coverage_curve(CURVE_CONFIDENCE, CURVE_WRONG)
-    n = len(CURVE_WRONG)
-    errors = CURVE_WRONG.numpy()
-    ascending = np.cumsum(errors[np.argsort(CURVE_CONFIDENCE.numpy())])
-    descending = np.cumsum(errors[np.argsort(-CURVE_CONFIDENCE.numpy())])
-    if risk.shape != (n,) or coverage.shape != (n,):
-        return (
-            f"on a test input of {n} predictions, coverage and risk should have {n} values each "
-            f"(k = 1 .. {n} kept), but they have shapes {list(coverage.shape)} and "
-            f"{list(risk.shape)}."
-        )
-    mistake = first_mistake(
-        (coverage, risk),
-        [
-            (
-                lambda a: np.allclose(a[1], ascending / np.arange(1, n + 1)),
-                "you keep the *least* confident predictions first (sorted ascending): sort by "
-                "confidence in descending order, so the kept ones are the most confident.",
-            ),
-            (
-                lambda a: np.allclose(a[1], descending / n) or np.allclose(a[1], errors.mean()),
-                "your risk divides by all images: it is the error rate among the *kept* ones, "
-                "errors among the first k divided by k.",
-            ),
-            (
-                lambda a: (
-                    np.allclose(a[0], np.arange(n) / n)
-                    or np.allclose(a[0], np.arange(2, n + 2) / n)
-                ),
-                f"your coverage is off by one: with k predictions kept it is k / N, from 1/{n} "
-                "to 1.",
-            ),
-            (
-                lambda a: not np.allclose(a[1], expected_risk),
-                f"on a test input the risk should be {np.round(expected_risk, 3).tolist()}, but "
-                f"yours is {np.round(risk, 3).tolist()}.",
-            ),
-            (
-                lambda a: not np.allclose(a[0], expected_coverage),
-                f"on a test input the coverage should be {np.round(expected_coverage, 3).tolist()}"
-                f", but yours is {np.round(coverage, 3).tolist()}.",
-            ),
-        ],
-    )
-    return mistake
-
-
-def risk_coverage_curve(function: Callable) -> Callable:
-    """Check Task 5.1: coverage and risk when the ``k`` most confident predictions are kept.
-
-    Parameters
-    ----------
-    function : callable
-        The student's ``risk_coverage_curve(confidence, is_error) -> (coverage, risk)``.
-
-    Returns
-    -------
-    callable
-        ``function`` if it is correct, else the library's
-        :func:`~failure_modes.tracks.error_detection.risk_coverage_curve`.
-    """
-    return check("5.1", function, _diagnose_curve, library.risk_coverage_curve)
