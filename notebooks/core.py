@@ -58,7 +58,7 @@
 # | 1 | taint the data by hand (Tasks 1.1, 1.2), predict (1.3) | 20 min |
 # | 2 | write the training step (2.1), read the loss curves (2.2) | 25 min |
 # | 3 | read the confusion matrices (3.1) | 20 min |
-# | 4 | Integrated Gradients with Captum (4.1) and by hand (4.2), artifact mass (4.3, 4.4) | 55 min |
+# | 4 | IG with Captum (4.1) and by hand (4.2), artifact mass (4.3, 4.4) | 55 min |
 # | 5 | denoising under domain shift | 25 min |
 # | Bonus | an artifact on every digit | 20 min |
 #
@@ -455,10 +455,11 @@ print(f"the {faster} model's loss is the lower one over the first epoch")
 # curves.</div>
 #
 # The line printed under the curves names the model whose loss is lower over the first epoch;
-# in every run we made (seeds 0 to 2, 7 and 11) it was the tainted one. Two of the ten classes carry a mark that no other class has, so the model can get
-# those right with a single feature long before it has learned how a 4 or a 7 looks. A lower
-# training loss only says the model fits *its* training data better; whether that helps on the
-# data it will meet later is what part 3 asks.
+# in every run we made (seeds 0, 1, 2 and 7) it was the tainted one. Two of the ten classes
+# carry a mark that no other class has, so the model can get those right with a single feature
+# long before it has learned how a 4 or a 7 looks. A lower training loss only says the model
+# fits *its* training data better; whether that helps on the data it will meet later is what
+# part 3 asks.
 
 # %% [markdown]
 # <div class="alert alert-block alert-success"><b>Checkpoint 2</b>: two trained models that
@@ -551,14 +552,15 @@ print(
     f"{compare(acc['clean', 'clean'], acc['tainted', 'clean'])} than the tainted model's "
     f"({acc['tainted', 'clean']:.3f})"
 )
-drops = {
-    name: results.loc[("clean", "clean"), column] - results.loc[("clean", "tainted"), column]
-    for name, column in [("grid", "recall of 4s"), ("dot", "recall of 7s")]
+recall_clean_model = {
+    artifact: (results.loc[("clean", "clean"), column], results.loc[("clean", "tainted"), column])
+    for artifact, column in [("grid", "recall of 4s"), ("dot", "recall of 7s")]
 }
-bigger = max(drops, key=drops.get)
+bigger = max(recall_clean_model, key=lambda a: recall_clean_model[a][0] - recall_clean_model[a][1])
+(grid_before, grid_after), (dot_before, dot_after) = recall_clean_model.values()
 print(
-    f"3. the clean model loses {drops['grid']:.2f} of its recall on 4s to the grid and "
-    f"{drops['dot']:.2f} on 7s to the dot: the {bigger} hurts it more"
+    f"3. the clean model's recall on 4s goes from {grid_before:.2f} to {grid_after:.2f} with the "
+    f"grid, on 7s from {dot_before:.2f} to {dot_after:.2f} with the dot: the {bigger} hurts it more"
 )
 
 # %% [markdown] tags=["task"]
