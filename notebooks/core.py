@@ -455,7 +455,7 @@ print(f"the {faster} model's loss is the lower one over the first epoch")
 # curves.</div>
 #
 # The line printed under the curves names the model whose loss is lower over the first epoch;
-# in every run we made (seeds 0, 1, 2 and 7) it was the tainted one. Two of the ten classes
+# in every run we made (seeds 0, 1, 2, 7 and 11) it was the tainted one. Two of the ten classes
 # carry a mark that no other class has, so the model can get those right with a single feature
 # long before it has learned how a 4 or a 7 looks. A lower training loss only says the model
 # fits *its* training data better; whether that helps on the data it will meet later is what
