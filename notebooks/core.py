@@ -25,16 +25,48 @@
 # 2. **Two classifiers**: the same dense network, trained once on clean and once on tainted
 #    digits, from identical starting weights and in the same batch order.
 # 3. **Confusion matrices**: each model on each test set — who is fooled, and where?
-# 4. **Integrated Gradients**: where does each model look, and how to turn a heat map into
-#    one number.
-# 5. **Denoising under domain shift**: a UNet trained to clean up noisy digits meets clothes.
+# 4. **Integrated Gradients**: where does each model look? You will use Captum (PyTorch's
+#    library of attribution methods), write the method yourself, and turn a heat map into one
+#    number.
+# 5. **Denoising under domain shift**: a UNet (a convolutional network that shrinks an image
+#    and grows it back, used here to remove noise; Part 5 introduces it) trained on noisy
+#    digits meets clothes.
 #
 # Each part ends with questions to discuss and a checkpoint. Every number the text relies on
 # is printed by the code just above it, so you can check each statement yourself.
 #
+# ### What you will learn
+#
+# - to set up a fair comparison of two models that differ only in their training data;
+# - to find a shortcut with confusion matrices, by testing on data collected differently;
+# - what Integrated Gradients computes, why its baseline matters, and how to check an
+#   implementation (yours) against a library and against its own promise (completeness);
+# - to turn an attribution map into a number, the artifact mass, and to compare it with chance;
+# - that a denoiser learns its training domain, and forgets one when the data are not shuffled.
+#
+# ### What you need
+#
+# - Python and PyTorch basics: tensors and their indexing, a model's forward pass, the training
+#   loop (loss, <code>backward</code>, optimiser step);
+# - what a classifier's logits and a gradient are. No attribution method is assumed: Part 4
+#   explains Integrated Gradients from the start.
+#
+# ### Time plan
+#
+# | Part | what you do | about |
+# |---|---|---|
+# | 1 | taint the data by hand (Tasks 1.1, 1.2), predict (1.3) | 20 min |
+# | 2 | write the training step (2.1), read the loss curves (2.2) | 25 min |
+# | 3 | read the confusion matrices (3.1) | 20 min |
+# | 4 | IG with Captum (4.1) and by hand (4.2), artifact mass (4.3, 4.4) | 55 min |
+# | 5 | denoising under domain shift | 25 min |
+# | Bonus | an artifact on every digit | 20 min |
+#
+# Plan on about two and a half hours without the bonus, checkpoints included.
+#
 # <div class="alert alert-block alert-danger"><b>Before you start</b>: choose the
 # <code>failure-modes</code> kernel (menu Kernel → Change kernel → failure-modes). The whole
-# notebook runs in about two minutes on a laptop CPU.</div>
+# notebook runs in a few minutes on a laptop CPU (the time depends on the machine).</div>
 
 # %%
 import warnings
@@ -161,11 +193,21 @@ fours = train.data[train.targets == 4][:6]
 # must stay clean. The cell after yours checks your result against the library's
 # <code>Pixel</code>. About 5 minutes.
 #
-# <details><summary>Hint</summary><code>sevens.clone()</code> makes a copy; indexing with
-# <code>[:, row, col]</code> reaches the same pixel of every image at once.</details></div>
+# <details><summary>Hint 1: the idea</summary>Two steps: first a new tensor with the same
+# values, so that whatever you change next cannot reach the original; then one assignment that
+# reaches the same pixel of all six images at once, without a loop.</details>
+#
+# <details><summary>Hint 2: the code</summary><code>.clone()</code> copies a tensor (a plain
+# <code>dotted = sevens</code> is a second name for the same memory). An index of the form
+# <code>[:, row, col]</code> selects one pixel in every image; rows and columns count from 0.
+# In uint8, white is 255.</details></div>
 
 # %% tags=["task"]
 dotted = ...  # a copy of sevens with pixel (25, 25) set to 255
+
+# %% [markdown] tags=["solution"]
+# <div class="alert alert-block alert-info"><b>Task 1.1 (model answer)</b>: a copy first, then
+# one pixel of every image.</div>
 
 # %% tags=["solution"]
 dotted = sevens.clone()
@@ -180,9 +222,15 @@ print("same as Pixel():", torch.equal(dotted, Pixel()(sevens)))
 # <code>grid.texture(28, 28)</code> is the float pattern that is added. Add it to the images
 # (as floats), round, clamp into 0..255 and convert back to uint8. About 5 minutes.
 #
-# <details><summary>Hint</summary>uint8 holds 0..255 only: a sum of 300 converted to uint8
-# wraps around to 44. Tensors have <code>.float()</code>, <code>.round()</code>,
-# <code>.clamp(0, 255)</code> and <code>.to(torch.uint8)</code>.</details></div>
+# <details><summary>Hint 1: the idea</summary>uint8 holds 0..255 only, and arithmetic in
+# uint8 wraps around: 250 + 10 gives 4, a white pixel turned black. So leave uint8 before
+# adding, decide what happens to values above 255, and only then come back to uint8. Converting
+# a float to uint8 cuts off the decimals (2.7 becomes 2), so round first.</details>
+#
+# <details><summary>Hint 2: the code</summary>Four tensor methods, in this order after the
+# addition: <code>.float()</code> (on <code>fours</code>, before adding),
+# <code>.round()</code>, <code>.clamp(0, 255)</code>, <code>.to(torch.uint8)</code>. The
+# texture has shape [28, 28] and broadcasts over the images.</details></div>
 
 # %%
 grid = corruptions[4]
@@ -190,6 +238,10 @@ texture = grid.texture(28, 28)
 
 # %% tags=["task"]
 gridded = ...  # fours plus the texture, rounded, clamped to 0..255, as uint8
+
+# %% [markdown] tags=["solution"]
+# <div class="alert alert-block alert-info"><b>Task 1.2 (model answer)</b>: add in float,
+# round, clamp, back to uint8.</div>
 
 # %% tags=["solution"]
 gridded = (fours.float() + texture).round().clamp(0, 255).to(torch.uint8)
@@ -253,20 +305,21 @@ for label, share in mask_share.items():
 # Write down your guesses; parts 2 and 3 measure the answers.</div>
 
 # %% [markdown] tags=["solution"]
-# <div class="alert alert-block alert-info"><b>Task 1.3</b>: predictions.</div>
+# <div class="alert alert-block alert-info"><b>Task 1.3 (model answer)</b>: predictions.</div>
 #
-# *Model answer.* Both artifacts separate their class perfectly from all others, so a
-# network that minimises the training loss has every reason to use them. The pixel is one input
-# out of 784 and never appears on other digits: one weight can pick it up. The grid is spread
-# over 44 % of the image and overlaps the ink, so it is both easier to see and harder to
-# ignore. A model trained on clean data has never seen either; the single pixel lies where 7s
-# carry no ink, while the grid brightens almost half of the pixels of a 4. Parts 2 and 3 test
-# these guesses with numbers.
+# Both artifacts separate their class perfectly from all others, so a network that minimises
+# the training loss has every reason to use them. The pixel is one input out of 784 and never
+# appears on other digits: one weight can pick it up. The grid covers a large part of the image
+# (the share its mask covers is printed above) and overlaps the ink, so it is both easier to
+# see and harder to ignore. A model trained on clean data has never seen either; the single
+# pixel lies where digits almost never carry ink (the share that do is printed above), while
+# the grid brightens a large part of every 4. Parts 2 and 3 test these guesses with numbers.
 
 # %% [markdown]
-# <div class="alert alert-block alert-success"><b>Checkpoint 1</b>: you have a clean and a
-# tainted copy of MNIST, and you know exactly which pixels differ. Compare your predictions with
-# your neighbours'.</div>
+# <div class="alert alert-block alert-success"><b>Checkpoint 1</b>: you now have a clean and a
+# tainted copy of MNIST, and you know exactly which pixels differ. Discuss with your group:
+# which artifact do you expect the tainted model to lean on more, and why? Where do your
+# predictions from Task 1.3 disagree with your neighbours'?</div>
 #
 # ## Part 2: Two classifiers, one difference
 #
@@ -315,10 +368,15 @@ def train_model(model, dataset, *, epochs, batch_size, lr, seed):
 # <code>x</code> against <code>y</code>, back-propagate it, and let the optimiser update the
 # weights. Return the loss. About 10 minutes.
 #
-# <details><summary>Hint</summary>Four lines: <code>optimizer.zero_grad()</code>,
-# <code>loss = loss_function(model(x), y)</code>, <code>loss.backward()</code>,
-# <code>optimizer.step()</code>. Why does the first one matter? PyTorch adds every new
-# gradient to the one already stored.</details></div>
+# <details><summary>Hint 1: the idea</summary>A step has four moves, and their order matters.
+# PyTorch <i>adds</i> every new gradient to the one already stored in each weight, so the old
+# gradients must go before the new ones are computed. The loss you return is the one of the
+# batch as the model saw it, before the update.</details>
+#
+# <details><summary>Hint 2: the code</summary>The optimiser has <code>zero_grad()</code> and
+# <code>step()</code>; a scalar loss tensor has <code>backward()</code>. The loss itself is
+# <code>loss_function</code> applied to the model's output for <code>x</code> and to
+# <code>y</code>.</details></div>
 
 
 # %% tags=["task"]
@@ -326,6 +384,11 @@ def training_step(model, optimizer, loss_function, x, y):
     """One optimisation step on the batch ``(x, y)``; return the loss (a scalar tensor)."""
     loss = ...  # four lines: zero the gradients, compute the loss, backward, step
     return loss
+
+
+# %% [markdown] tags=["solution"]
+# <div class="alert alert-block alert-info"><b>Task 2.1 (model answer)</b>: zero the
+# gradients, compute the loss, back-propagate, step.</div>
 
 
 # %% tags=["solution"]
@@ -379,6 +442,8 @@ figure = plot_losses(losses, steps_per_epoch=steps_per_epoch)
 early_clean = record("early_loss_clean", np.mean(losses["clean"][:steps_per_epoch]))
 early_tainted = record("early_loss_tainted", np.mean(losses["tainted"][:steps_per_epoch]))
 print(f"mean loss over the first epoch: clean {early_clean:.3f}, tainted {early_tainted:.3f}")
+faster = "tainted" if early_tainted < early_clean else "clean"
+print(f"the {faster} model's loss is the lower one over the first epoch")
 
 # %% [markdown] tags=["task"]
 # <div class="alert alert-block alert-info"><b>Task 2.2</b>: compare the two loss curves. Which
@@ -386,18 +451,20 @@ print(f"mean loss over the first epoch: clean {early_clean:.3f}, tainted {early_
 # model here?</div>
 
 # %% [markdown] tags=["solution"]
-# <div class="alert alert-block alert-info"><b>Task 2.2</b>: the loss curves.</div>
+# <div class="alert alert-block alert-info"><b>Task 2.2 (model answer)</b>: the loss
+# curves.</div>
 #
-# *Model answer.* The tainted model's loss falls below the clean model's right away: its mean over
-# the first epoch is the lower one (both are printed above the question). Two of the ten classes
-# carry a mark that no other class has, so the model can get those right with a single feature long
-# before it has learned how a 4 or a 7 looks. A lower training loss only says the model fits *its*
-# training data better; whether that helps on the data it will meet later is what part 3 asks.
+# The line printed under the curves names the model whose loss is lower over the first epoch;
+# in every run we made (seeds 0, 1, 2, 7 and 11) it was the tainted one. Two of the ten classes
+# carry a mark that no other class has, so the model can get those right with a single feature
+# long before it has learned how a 4 or a 7 looks. A lower training loss only says the model
+# fits *its* training data better; whether that helps on the data it will meet later is what
+# part 3 asks.
 
 # %% [markdown]
 # <div class="alert alert-block alert-success"><b>Checkpoint 2</b>: two trained models that
-# differ in nothing but their data. Discuss: what would you look at to decide which one to
-# deploy?</div>
+# differ in nothing but their data. Discuss: if you could see only these two loss curves, which
+# model would you deploy? What would you want to measure before deciding?</div>
 #
 # ## Part 3: Confusion matrices
 #
@@ -440,8 +507,61 @@ for (model_name, test_name), (pred, true) in predictions.items():
 results = pd.DataFrame(rows).set_index(["model", "test data"])
 display(results)
 pred, true = predictions["tainted", "clean"]
-print("the tainted model's answers for clean 4s (count per class 0-9):")
-print(np.bincount(pred[true == 4], minlength=10).tolist())
+answers_for_4s = np.bincount(pred[true == 4], minlength=10)
+print("the tainted model's answers for clean 4s (count per class 0-9):", answers_for_4s.tolist())
+
+# %% [markdown]
+# The table in sentences: each line below is chosen from the numbers above.
+
+
+# %%
+def amount(lost, kept):
+    """Words for the share of ``kept`` that ``lost`` is."""
+    share = lost / kept if kept > 0 else 0.0
+    if share <= 0:
+        return "none"
+    return "nearly all" if share > 0.9 else "most" if share > 0.5 else "part"
+
+
+def compare(a, b):
+    """'higher', 'lower' or 'the same' for a against b."""
+    return "higher" if a > b else "lower" if a < b else "the same"
+
+
+acc = results["accuracy"]
+print(
+    f"1. on tainted test data the tainted model's accuracy ({acc['tainted', 'tainted']:.3f}) is "
+    f"{compare(acc['tainted', 'tainted'], acc['clean', 'tainted'])} than the clean model's "
+    f"({acc['clean', 'tainted']:.3f})"
+)
+for label, column in [(4, "recall of 4s"), (7, "recall of 7s")]:
+    kept = results.loc[("tainted", "tainted"), column]
+    lost = kept - results.loc[("tainted", "clean"), column]
+    print(
+        f"2. without its artifact the tainted model loses {amount(lost, kept)} of its recall "
+        f"on {label}s ({kept:.2f} -> {kept - lost:.2f})"
+    )
+misread = answers_for_4s.copy()
+misread[4] = 0
+print(
+    f"   the class it gives most often to a clean 4 instead of 4 is {misread.argmax()} "
+    f"({misread.max()} of the {misread.sum()} misread 4s)"
+)
+print(
+    f"   on clean data the clean model's accuracy ({acc['clean', 'clean']:.3f}) is "
+    f"{compare(acc['clean', 'clean'], acc['tainted', 'clean'])} than the tainted model's "
+    f"({acc['tainted', 'clean']:.3f})"
+)
+recall_clean_model = {
+    artifact: (results.loc[("clean", "clean"), column], results.loc[("clean", "tainted"), column])
+    for artifact, column in [("grid", "recall of 4s"), ("dot", "recall of 7s")]
+}
+bigger = max(recall_clean_model, key=lambda a: recall_clean_model[a][0] - recall_clean_model[a][1])
+(grid_before, grid_after), (dot_before, dot_after) = recall_clean_model.values()
+print(
+    f"3. the clean model's recall on 4s goes from {grid_before:.2f} to {grid_after:.2f} with the "
+    f"grid, on 7s from {dot_before:.2f} to {dot_after:.2f} with the dot: the {bigger} hurts it more"
+)
 
 # %% [markdown] tags=["task"]
 # <div class="alert alert-block alert-info"><b>Task 3.1</b>: read the table and the matrices.
@@ -456,23 +576,22 @@ print(np.bincount(pred[true == 4], minlength=10).tolist())
 # </ol></div>
 
 # %% [markdown] tags=["solution"]
-# <div class="alert alert-block alert-info"><b>Task 3.1</b>: reading the confusion
-# matrices.</div>
+# <div class="alert alert-block alert-info"><b>Task 3.1 (model answer)</b>: reading the
+# confusion matrices, line by line with the sentences printed above.</div>
 #
-# *Model answers*, each citing the table printed above:
-# 1. On tainted test data the tainted model has the higher accuracy: it was trained on data
-#    like this, and the artifacts hand it two classes for free.
-# 2. On clean test data the tainted model loses most of its recall on 4s, here nearly all of it:
-#    without the grid it hardly recognises a 4 (the count line shows where they go instead). On 7s
-#    it loses part of its recall: the dot was a strong hint, but it also learned some of the shape.
-#    Overall the clean model is the better one on clean data. The global artifact was the bigger
-#    crutch: it is visible in almost half of the pixels, so the model never needed to learn the
-#    shape of a 4.
-# 3. The clean model's recall on tainted 4s falls further below its clean-data recall than its
-#    recall on tainted 7s does (compare the two pairs of rows). A likely reason: pixel (25, 25)
-#    was black in nearly every clean training digit (the share with ink there is printed in
-#    part 1), so the clean model had little reason to give it weight, whereas the grid brightens
-#    almost half of the image, ink included — a large change for a model that never saw it.
+# 1. On tainted test data the tainted model has the higher accuracy (line 1): it was trained on
+#    data like this, and the artifacts hand it two classes for free.
+# 2. On clean test data the tainted model loses most of its recall on 4s (line 2 says how much
+#    in this run): without the grid it hardly recognises a 4, and the next line shows where the
+#    4s go instead. On 7s it loses part of its recall: the dot was a strong hint, but it also
+#    learned some of the shape. On clean data the clean model is the better one. The global
+#    artifact was the bigger crutch: it is visible in a large part of the image, so the model
+#    never needed to learn the shape of a 4.
+# 3. The grid costs the clean model more recall than the dot does (line 3). A likely reason:
+#    pixel (25, 25) was black in nearly every clean training digit (the share with ink there is
+#    printed in part 1), so the clean model had little reason to give it weight, whereas the
+#    grid brightens a large part of the image, ink included: a large change for a model that
+#    never saw it.
 # 4. The tainted model's failure is invisible on tainted test data: there it even beats the
 #    clean model. Only a test set collected *differently* (here: clean) reveals that it learned
 #    the artifacts. A test set shares the biases of the training set when both come from the
@@ -482,15 +601,29 @@ print(np.bincount(pred[true == 4], minlength=10).tolist())
 # <div class="alert alert-block alert-success"><b>Checkpoint 3</b>: you have seen a model that
 # looks excellent on its own kind of data and fails on clean data. Discuss: in your own
 # field, what could play the role of the pixel or the grid (a scanner, a stain, a label
-# burned into an image, the hospital a scan came from)?</div>
+# burned into an image, the hospital a scan came from)? How would you collect a test set that
+# does not share it?</div>
 #
 # ## Part 4: Where does the model look? Integrated Gradients
 #
-# Integrated Gradients (IG) explains one prediction by comparing the input with a
-# *baseline*, an input that stands for "no information". It follows the straight path from the
-# baseline to the input, averages the gradient of the chosen class's score along it, and
-# multiplies by the difference between input and baseline, pixel by pixel. The attributions of
-# all pixels add up to the change in score between baseline and input.
+# Integrated Gradients (IG; Sundararajan, Taly and Yan, *Axiomatic Attribution for Deep
+# Networks*, ICML 2017) explains one prediction by comparing the input $x$ with a *baseline*
+# $b$, an input that stands for "no information". It walks the straight path from the baseline
+# to the input, $b + \alpha (x - b)$ for $\alpha$ from 0 to 1, averages the gradient of the
+# chosen class's score $f$ (its logit) along that path, and multiplies by the difference
+# between input and baseline, pixel by pixel:
+#
+# $$\mathrm{IG}_i(x) = (x_i - b_i) \int_0^1 \frac{\partial f\big(b + \alpha (x - b)\big)}{\partial x_i}\, d\alpha .$$
+#
+# Because it integrates the gradient along the whole path, IG has a property that plain
+# gradients lack, *completeness*: the attributions of all pixels add up to the change of the
+# score from the baseline to the input, $\sum_i \mathrm{IG}_i(x) = f(x) - f(b)$. A pixel
+# where the input equals the baseline gets exactly zero.
+#
+# We compute IG with **Captum**, PyTorch's library of attribution methods: each method is a
+# class built from a model (<code>IntegratedGradients(model)</code>) whose
+# <code>attribute(inputs, target=..., baselines=...)</code> returns one map per input, of the
+# input's shape. The package's <code>attribute</code> wraps it, in batches.
 #
 # ### The baseline matters
 #
@@ -529,12 +662,22 @@ maps_grey = attribute(model_tainted, examples, 7, baselines=0.0, n_steps=IG_STEP
 # move the inputs to <code>device</code>.) The cell after yours compares your maps with the
 # package's <code>attribute</code>. About 10 minutes.
 #
-# <details><summary>Hint</summary><code>explainer.attribute(inputs, baselines=...,
-# target=..., n_steps=...)</code>. Captum's default baseline is 0, which in normalised units is
-# the grey image, not the black one; its default number of steps is 50.</details></div>
+# <details><summary>Hint 1: the idea</summary>Captum works in two steps: build the method
+# around the model once, then ask it for the attributions of a batch. Every setting you do not
+# pass takes Captum's default, and two of those defaults are not what this notebook uses: the
+# baseline (zero, which is grey here) and the number of steps (50).</details>
+#
+# <details><summary>Hint 2: the code</summary>The method's <code>attribute</code> takes the
+# inputs first, then the keywords <code>baselines</code>, <code>target</code> and
+# <code>n_steps</code>. Its maps are on the model's device: <code>.cpu()</code> brings them
+# back for the plots.</details></div>
 
 # %% tags=["task"]
 maps_black = ...  # Captum's Integrated Gradients: black baseline, class 7, IG_STEPS steps
+
+# %% [markdown] tags=["solution"]
+# <div class="alert alert-block alert-info"><b>Task 4.1 (model answer)</b>: Captum's
+# Integrated Gradients with the black baseline.</div>
 
 # %% tags=["solution"]
 explainer = IntegratedGradients(model_tainted)
@@ -557,6 +700,123 @@ for name, key, maps in [("grey (zero)", "grey", maps_grey), ("black", "black", m
     # The share of attribution on the background is the artifact mass of the background mask.
     share = record(f"background_share_{key}", artifact_mass(maps, background))
     print(f"{name:12s} baseline: share of attribution on the background", share.numpy().round(3))
+
+# %% [markdown]
+# ### Integrated Gradients by hand
+#
+# For a network the integral has no closed form, so every implementation replaces it by a sum
+# over $n$ points of the path. Here we use the *right Riemann rule*: the gradients at the
+# points $\alpha = k/n$ for $k = 1, \dots, n$, averaged:
+#
+# $$\mathrm{IG}_i(x) \approx (x_i - b_i)\, \frac{1}{n} \sum_{k=1}^{n} \frac{\partial f\big(b + \tfrac{k}{n} (x - b)\big)}{\partial x_i} .$$
+#
+# Captum computes exactly this sum when it is asked for <code>method="riemann_right"</code>.
+# Its default rule, used in Task 4.1 and by the package, is Gauss–Legendre: other points and
+# weights, usually a closer approximation of the integral for the same $n$.
+
+# %% [markdown] tags=["task"]
+# <div class="alert alert-block alert-info"><b>Task 4.2</b>: write
+# <code>integrated_gradients(model, inputs, target, baseline, n_steps)</code>, the sum above,
+# for a batch <code>inputs</code> of shape [N, 1, 28, 28], one class <code>target</code> (an
+# int) and a <code>baseline</code> that is a number or a tensor of the inputs' shape. Return
+# maps of the inputs' shape. The cell after yours runs your function on a small network of its
+# own and compares it with Captum's <code>IntegratedGradients</code> (the same
+# <code>n_steps</code>, <code>method="riemann_right"</code>); then the notebook runs it on the
+# three tainted 7s and checks completeness. About 20 minutes.
+#
+# <details><summary>Hint 1: the idea</summary>Three pieces. The points of the path: start at
+# the baseline and walk the fraction k / n_steps of the way to the input. At each point, the
+# gradient of the <i>target's logit</i> (not of the loss, not of all logits summed, not of a
+# softmax probability) with respect to that point. Then the mean of those gradients, multiplied
+# pixel by pixel by how far the input is from the baseline. A gradient taken at the input
+# alone would be plain saliency, not IG.</details>
+#
+# <details><summary>Hint 2: the code</summary>A point at which a gradient can be taken:
+# <code>point = (baseline + k / n_steps * (inputs - baseline)).requires_grad_()</code>.
+# <code>torch.autograd.grad(model(point)[:, target].sum(), point)</code> returns a tuple with
+# one tensor, the gradient of every image's score at once (summing the scores over the batch
+# is harmless: each image's score depends on its own pixels only). Add the gradients up in the
+# loop and divide by <code>n_steps</code> once, at the end.</details></div>
+
+
+# %% tags=["task"]
+def integrated_gradients(model, inputs, target, baseline, n_steps):
+    """IG maps of ``model``'s ``target`` logit: the right Riemann sum over ``n_steps`` points."""
+    total = torch.zeros_like(inputs)  # noqa: F841 (the sum of the gradients along the path)
+    for k in range(1, n_steps + 1):  # noqa: B007 (your point uses k)
+        ...  # the point k / n_steps of the way from the baseline, and the gradient there
+    return ...  # the mean gradient, times (inputs - baseline)
+
+
+# %% [markdown] tags=["solution"]
+# <div class="alert alert-block alert-info"><b>Task 4.2 (model answer)</b>: the right Riemann
+# sum, one gradient per point of the path.</div>
+
+
+# %% tags=["solution"]
+def integrated_gradients(model, inputs, target, baseline, n_steps):  # noqa: F811 (the task's)
+    """IG maps of ``model``'s ``target`` logit: the right Riemann sum over ``n_steps`` points."""
+    total = torch.zeros_like(inputs)  # the sum of the gradients along the path
+    for k in range(1, n_steps + 1):
+        point = (baseline + k / n_steps * (inputs - baseline)).requires_grad_()
+        (gradient,) = torch.autograd.grad(model(point)[:, target].sum(), point)
+        total += gradient
+    return (inputs - baseline) * total / n_steps
+
+
+# %%
+integrated_gradients = checks.riemann_integrated_gradients(integrated_gradients)
+
+# %% [markdown]
+# Now on the three tainted 7s of Task 4.1: your maps against Captum's with the same rule, and
+# both against the promise of completeness. For each image, the class-7 logit of the black
+# image and of the digit; the difference is what the attributions should add up to.
+
+# %%
+mine = integrated_gradients(model_tainted, examples.to(device), 7, black, IG_STEPS).cpu()
+captum_right = (
+    IntegratedGradients(model_tainted)
+    .attribute(
+        examples.to(device), baselines=black, target=7, n_steps=IG_STEPS, method="riemann_right"
+    )
+    .cpu()
+)
+ig_difference = record("ig_max_difference", (mine - captum_right).abs().max().item())
+print(
+    f"largest difference between your maps and Captum's (riemann_right, {IG_STEPS} steps): "
+    f"{ig_difference:.2g}, for attributions up to {captum_right.abs().max():.3f}"
+)
+with torch.no_grad():
+    logit_digit = model_tainted(examples.to(device))[:, 7].cpu()
+    logit_black = model_tainted(torch.full_like(examples, black).to(device))[:, 7].cpu()
+score_change = logit_digit - logit_black
+ig_sums = {"f(x) - f(black)": score_change}
+completeness_gaps = {}
+
+
+def completeness_gap(name, maps, key):
+    """Record how far the sums of ``maps`` miss the change of the score, as a share of it.
+
+    The largest share of the three images is recorded under ``key``.
+    """
+    ig_sums[name] = maps.flatten(1).sum(dim=1)
+    share = ((ig_sums[name] - score_change).abs() / score_change.abs()).max().item()
+    completeness_gaps[name] = record(key, share)
+
+
+for n, key in [
+    (IG_STEPS // 4, "ig_completeness_gap_quarter_steps"),
+    (IG_STEPS, "ig_completeness_gap"),
+    (4 * IG_STEPS, "ig_completeness_gap_four_times_steps"),
+]:
+    maps_n = integrated_gradients(model_tainted, examples.to(device), 7, black, n).cpu()
+    completeness_gap(f"your sum, {n} steps", maps_n, key)
+completeness_gap(
+    f"Gauss-Legendre (Task 4.1), {IG_STEPS} steps", maps_black, "ig_completeness_gap_gauss"
+)
+display(pd.DataFrame(ig_sums).T.rename(columns=lambda i: f"tainted 7 #{i}"))
+for name, share in completeness_gaps.items():
+    print(f"{name}: the sums miss f(x) - f(black) by up to {share:.2%}")
 
 # %% [markdown]
 # From here on we use the black baseline: "no ink at all" is what absence means for a digit.
@@ -600,21 +860,31 @@ for name, model_maps in maps[7].items():
 # covers: that share is the *chance level* to compare with.
 
 # %% [markdown] tags=["task"]
-# <div class="alert alert-block alert-info"><b>Task 4.2</b>: write
+# <div class="alert alert-block alert-info"><b>Task 4.3</b>: write
 # <code>artifact_share(maps, mask)</code>: for maps of shape [N, 1, 28, 28] and a boolean mask
 # of shape [28, 28], the share of each image's absolute attribution that lies inside the mask
 # (one number per image). The cell after yours compares it with the package's
 # <code>artifact_mass</code>, and the tables below use it. About 10 minutes.
 #
-# <details><summary>Hint</summary>Take <code>maps.abs()</code>, multiply by the mask (it
-# broadcasts over the images), sum each image with <code>.flatten(1).sum(dim=1)</code>, and
-# divide by the same sum without the mask.</details></div>
+# <details><summary>Hint 1: the idea</summary>Relevance is the size of an attribution,
+# whatever its sign: a pixel that pushes strongly against the class matters as much as one that
+# pushes for it, and signed values would cancel. The share is then "relevance inside the mask"
+# over "relevance everywhere", one ratio per image.</details>
+#
+# <details><summary>Hint 2: the code</summary><code>maps.abs()</code> is the relevance;
+# multiplying by the boolean mask keeps the pixels inside it (the mask broadcasts over the
+# images); <code>.flatten(1).sum(dim=1)</code> sums each image separately.</details></div>
 
 
 # %% tags=["task"]
 def artifact_share(maps, mask):
     """Share of each map's absolute attribution inside ``mask``: a tensor of shape [N]."""
     return ...
+
+
+# %% [markdown] tags=["solution"]
+# <div class="alert alert-block alert-info"><b>Task 4.3 (model answer)</b>: the absolute
+# attribution inside the mask over that of the whole image.</div>
 
 
 # %% tags=["solution"]
@@ -663,47 +933,72 @@ for baseline_name in baselines:
     print(
         f"{baseline_name} baseline: the tainted model's mass is {ratio:.0f} times the clean model's"
     )
+tainted_mass7 = masses7.loc[("tainted", "black"), "artifact mass"]
+print(
+    f"black baseline: the tainted model's mass on the dot is {tainted_mass7 / mask_share[7]:.0f} "
+    f"times the chance level of {mask_share[7]:.4f} (one pixel of 784)"
+)
 
 # %% [markdown]
-# The same for the 4s and the grid. Mind the chance level: the grid covers 44 % of the image.
+# The same for the 4s and the grid. Mind the chance level: the grid covers a large part of
+# the image (the share is printed in part 1).
 
 # %%
 masses4 = mass_table(4)
 display(masses4)
+for baseline_name in baselines:
+    clean4, tainted4 = (
+        masses4.loc[(model_name, baseline_name), "artifact mass"] for model_name in models
+    )
+    print(
+        f"{baseline_name} baseline: clean model {clean4:.3f} "
+        f"({compare(clean4, mask_share[4])} than the chance level {mask_share[4]:.3f}), "
+        f"tainted model {tainted4:.3f} ({compare(tainted4, clean4)} than the clean model's)"
+    )
 
 # %% [markdown] tags=["task"]
-# <div class="alert alert-block alert-info"><b>Task 4.3</b>:
+# <div class="alert alert-block alert-info"><b>Task 4.4</b>:
 # <ol>
 # <li>In the maps of the tainted 7s, what stands out for the tainted model that does not for
 # the clean one? Is it the same on the clean 7s?</li>
 # <li>How many times more of its attribution does the tainted model put on the pixel than the
 # clean model? How does that compare with the chance level?</li>
-# <li>For the 4s, even the clean model puts far more attribution on the grid than the chance
-# level. Why? (Hint: what does IG multiply the averaged gradient by?)</li>
+# <li>For the 4s, even the clean model puts more attribution on the grid than the chance
+# level (the lines under the second table). Why? (Hint: what does IG multiply the averaged
+# gradient by?)</li>
 # <li>Would you have found the shortcut from the heat maps alone, without knowing where the
 # artifact was?</li>
+# <li>Back to Task 4.2: your sums came close to f(x) − f(black), but not exactly. Where does the
+# rest come from, and what does the completeness table say about how to shrink it?</li>
 # </ol></div>
 
 # %% [markdown] tags=["solution"]
-# <div class="alert alert-block alert-info"><b>Task 4.3</b>: reading the attributions.</div>
+# <div class="alert alert-block alert-info"><b>Task 4.4 (model answer)</b>: reading the
+# attributions, citing the tables and lines printed above.</div>
 #
-# *Model answers*, citing the tables printed above:
 # 1. On tainted 7s the tainted model's maps light up the bottom-right corner, where the dot
 #    is; the clean model's do not. On clean 7s there is no dot, and with the black baseline the
 #    corner pixel equals the baseline, so it gets no attribution at all.
-# 2. The ratio is printed under the first table, for both baselines: the tainted model puts
+# 2. The ratios are printed under the first table, for both baselines: the tainted model puts
 #    many times more of its attribution on that single pixel than the clean model does, and
-#    far more than the chance level of one pixel in 784.
+#    its mass is many times the chance level of one pixel in 784 (the last line there).
 # 3. On a tainted 4, the grid pixels are the brightest pixels of the background, so their
 #    (input − baseline) is large, and IG scales every pixel's averaged gradient by exactly that.
 #    Any model's attribution is pulled towards bright pixels, which is why even the clean model
-#    sits well above the chance level. Artifact mass is a sharp tool for a small, local artifact
-#    and a blunt one for a global one; there, compare models with each other (the tainted
-#    model's mass is the higher one) rather than with the chance level.
+#    sits above the chance level. Artifact mass is a sharp tool for a small, local artifact and
+#    a blunt one for a global one; there, compare models with each other (the lines under the
+#    second table say which model's mass is the higher one) rather than with the chance level.
 # 4. Hardly: a single red pixel in a corner is easy to overlook, and a grid-shaped map looks
 #    like noise. The number, and a mask to measure it on, turn a vague impression into a test.
 #    In practice that means: when you suspect an artifact, measure how much the model relies on
 #    it.
+# 5. Completeness holds for the integral; a sum over a few points of the path only
+#    approximates it. The gap printed under the completeness table is that approximation error,
+#    and it shrinks as the steps grow (compare the rows with a quarter of and four times
+#    <code>IG_STEPS</code>); at the same number of steps Gauss–Legendre usually gets closer than
+#    the right rule. Your maps and Captum's agree to rounding (the largest difference is printed),
+#    so the gap is the rule's, not a bug's. A large gap is a warning sign worth checking in any
+#    IG result: too few steps, or a baseline where the model behaves oddly.
 
 # %% [markdown]
 # <div class="alert alert-block alert-success"><b>Checkpoint 4</b>: you can now say, with a
@@ -1025,3 +1320,34 @@ print(f"and the tainted model's artifact mass on tainted 7s: {tainted_mass:.3f}"
 # image looks like, and clean digits are now a new domain for it. An artifact does harm in two
 # ways: as a shortcut when it is tied to a label, and as a domain shift when it is tied to the
 # training data.
+
+# %% [markdown]
+# ## Wrap-up: what you have learned, and where to go next
+#
+# - A network learns whatever separates the classes in its training data. A mark tied to one
+#   class (a pixel, a grid) is the easiest thing to learn, and the model uses it.
+# - The failure is invisible on test data collected the same way as the training data; a test
+#   set collected differently (here: clean) reveals it. Compare models per class, not only by
+#   their overall accuracy.
+# - Integrated Gradients is a path integral from a baseline to the input. You wrote it as a
+#   Riemann sum, matched Captum, and checked completeness; the baseline decides which pixels
+#   can be credited at all.
+# - A heat map is a picture; the artifact mass against its chance level is a measurement.
+# - A denoiser paints its training domain into whatever it sees, and training on two domains
+#   one after the other makes it forget the first.
+#
+# **Which advanced track next?** Each is a notebook pair in <code>advanced/</code>; pick one by
+# the question you care about.
+#
+# - <code>advanced/clever_hans</code>: for those who want to know which shortcuts a model takes
+#   and which attribution methods reveal them, over a zoo of artifacts, and which augmentations
+#   remove the cue. The closest follow-up to Parts 1–4.
+# - <code>advanced/contrastive</code>: for those who ask "why this class and not that one?":
+#   saliency for the predicted against the true class, and the smallest change of an input that
+#   makes the model answer correctly.
+# - <code>advanced/error_detection</code>: for those who deploy models and need to know when a
+#   prediction should not be trusted: a detector of the model's own mistakes from conductance
+#   and mutated models, with AUROC and accuracy against coverage.
+# - <code>advanced/mode_debugging</code>: for those who must fix a model rather than explain
+#   it: find the labels and the layer that fail, select inputs to retrain on, and compare with a
+#   random selection.

@@ -228,7 +228,161 @@ def test_ig_mistakes(ig_probe, capsys, options, phrase):
     assert phrase in said, said
 
 
-# --- 4.2 artifact mass --------------------------------------------------------------------------
+# --- 4.2 Integrated Gradients by hand ---------------------------------------------------------
+
+
+def _riemann_ig(
+    model,
+    inputs,
+    target,
+    baseline,
+    n_steps,
+    *,
+    alphas=None,
+    score=None,
+    start=None,
+    finish=None,
+):
+    """The right Riemann sum of IG, or one of its typical slips (each keyword one slip)."""
+    alphas = alphas or [k / n_steps for k in range(1, n_steps + 1)]
+    score = score or (lambda logits: logits[:, target])
+    start = baseline if start is None else start
+    total = torch.zeros_like(inputs)
+    for alpha in alphas:
+        point = (start + alpha * (inputs - start)).requires_grad_()
+        (gradient,) = torch.autograd.grad(score(model(point)).sum(), point)
+        total += gradient
+    mean = total / len(alphas)
+    return finish(mean, inputs, start) if finish else (inputs - start) * mean
+
+
+def _slip(**options):
+    def student(model, inputs, target, baseline, n_steps):
+        return _riemann_ig(model, inputs, target, baseline, n_steps, **options)
+
+    return student
+
+
+def _reversed_path(model, inputs, target, baseline, n_steps):
+    total = torch.zeros_like(inputs)
+    for k in range(1, n_steps + 1):
+        point = (inputs + k / n_steps * (baseline - inputs)).requires_grad_()
+        (gradient,) = torch.autograd.grad(model(point)[:, target].sum(), point)
+        total += gradient
+    return (baseline - inputs) * total / n_steps
+
+
+def test_riemann_ig_correct(capsys):
+    answer = _slip()
+    assert core.riemann_integrated_gradients(answer) is answer
+    assert "correct" in _said(capsys)
+
+
+def test_riemann_ig_accepts_float64_and_a_vectorised_sum(capsys):
+    def vectorised(model, inputs, target, baseline, n_steps):
+        alphas = torch.arange(1, n_steps + 1).view(-1, 1, 1, 1, 1) / n_steps
+        points = (baseline + alphas * (inputs - baseline)).flatten(0, 1).requires_grad_()
+        (gradient,) = torch.autograd.grad(model(points)[:, target].sum(), points)
+        return (inputs - baseline) * gradient.unflatten(0, (n_steps, len(inputs))).mean(0)
+
+    for answer in (vectorised, lambda *args: _riemann_ig(*args).double()):
+        assert core.riemann_integrated_gradients(answer) is answer
+        assert "correct" in _said(capsys)
+
+
+def test_riemann_ig_not_done_goes_on_with_captum(ig_probe, capsys):
+    def template(model, inputs, target, baseline, n_steps):
+        for _k in range(1, n_steps + 1):
+            ...
+        return ...
+
+    reference = core.riemann_integrated_gradients(template)
+    assert reference is core.library_integrated_gradients
+    assert "not done" in _said(capsys)
+    model, inputs, black = ig_probe
+    ours = _riemann_ig(model, inputs, 7, black, 8)
+    assert torch.allclose(reference(model, inputs, 7, black, 8), ours, atol=1e-5, rtol=1e-4)
+
+
+def test_library_ig_adds_up_to_the_score_change(ig_probe):
+    # Completeness: with many steps the sum of the maps is the change of the target's logit.
+    model, inputs, black = ig_probe
+    maps = core.library_integrated_gradients(model, inputs, 7, black, 256)
+    with torch.no_grad():
+        change = model(inputs)[:, 7] - model(torch.full_like(inputs, black))[:, 7]
+    assert torch.allclose(maps.flatten(1).sum(1), change, rtol=0.01, atol=1e-3)
+
+
+@pytest.mark.parametrize(
+    ("student", "phrase"),
+    [
+        (_slip(finish=lambda mean, inputs, start: mean), "multiply them by (inputs - baseline)"),
+        (_slip(alphas=[1.0], finish=lambda mean, inputs, start: mean), "plain saliency"),
+        (_slip(alphas=[1.0]), "input x gradient"),
+        (
+            _slip(finish=lambda mean, inputs, start: 8 * (inputs - start) * mean),
+            "you summed the gradients",
+        ),
+        (
+            _slip(finish=lambda mean, inputs, start: (inputs - start) * mean / 8),
+            "divided by n_steps twice",
+        ),
+        (_slip(score=lambda logits: logits), "sum of all logits"),
+        (_slip(score=lambda logits: logits.softmax(dim=1)[:, 1]), "softmax probability"),
+        (_reversed_path, "wrong sign"),
+        (
+            _slip(finish=lambda mean, inputs, start: (start - inputs) * mean),
+            "wrong sign",
+        ),
+        (_slip(start=0.0), "start the path at 0"),
+        (
+            lambda model, inputs, target, baseline, n_steps: _riemann_ig(
+                model,
+                inputs,
+                target,
+                baseline,
+                n_steps,
+                alphas=[k / n_steps for k in range(n_steps)],
+            ),
+            "left Riemann rule",
+        ),
+        (
+            lambda model, inputs, target, baseline, n_steps: _riemann_ig(
+                model,
+                inputs,
+                target,
+                baseline,
+                n_steps,
+                alphas=[(k + 0.5) / n_steps for k in range(n_steps)],
+            ),
+            "midpoint rule",
+        ),
+        (
+            lambda model, inputs, target, baseline, n_steps: _riemann_ig(
+                model, inputs, target, baseline, 50
+            ),
+            "50 points whatever n_steps says",
+        ),
+        (lambda *args: _riemann_ig(*args) + 0.1, "add up to"),
+        (lambda *args: _riemann_ig(*args).tolist(), "should be a tensor"),
+        (lambda *args: _riemann_ig(*args)[0], "should have shape"),
+    ],
+)
+def test_riemann_ig_mistakes(capsys, student, phrase):
+    assert core.riemann_integrated_gradients(student) is core.library_integrated_gradients
+    said = _said(capsys)
+    assert phrase in said, said
+
+
+def test_library_ig_restores_the_training_flag(ig_probe):
+    model, inputs, black = ig_probe
+    model.train()
+    core.library_integrated_gradients(model, inputs, 7, black, 4)
+    assert model.training
+    model.eval()
+
+
+# --- 4.3 artifact mass --------------------------------------------------------------------------
 
 
 def test_artifact_mass_correct_and_not_done(capsys):

@@ -110,6 +110,27 @@ def test_black_baseline_gives_background_and_clean_corner_zero_attribution(lesso
         assert lesson[f"corner_attribution_{model}"] == 0.0, model
 
 
+# --------------------------------------------------------------------------- Task 4.2
+def test_the_riemann_sum_is_captums_and_adds_up_to_the_score_change(lesson):
+    # "Your maps and Captum's agree to rounding"; "your sums came close to f(x) - f(black)".
+    assert lesson["ig_max_difference"] < 1e-4, lesson["ig_max_difference"]
+    assert lesson["ig_completeness_gap"] < 0.05, lesson["ig_completeness_gap"]
+
+
+def test_the_completeness_gap_shrinks_with_more_steps(lesson):
+    quarter, same, four_times = (
+        lesson["ig_completeness_gap_quarter_steps"],
+        lesson["ig_completeness_gap"],
+        lesson["ig_completeness_gap_four_times_steps"],
+    )
+    assert four_times < same < quarter, (quarter, same, four_times)
+
+
+def test_gauss_legendre_gets_closer_than_the_right_rule_at_the_same_steps(lesson):
+    gauss, right = lesson["ig_completeness_gap_gauss"], lesson["ig_completeness_gap"]
+    assert gauss < right, (gauss, right)
+
+
 # --------------------------------------------------------------------------- bonus
 def test_all_dots_model_ignores_the_dot(lesson):
     with_dot, without_dot = lesson["dots_accuracy_with"], lesson["dots_accuracy_without"]
