@@ -17,7 +17,7 @@ import math
 
 import pandas as pd
 import torch
-from probe_kit import N, _images, _labels, _lazy, _Mnistish, _model
+from probe_kit import N, _flags, _images, _labels, _lazy, _Mnistish, _model, _scores
 from torch import nn
 
 SPLIT = {
@@ -427,6 +427,72 @@ RECIPES.update(
         "failure_modes.plotting.mode.plot_rounds": (
             lambda: dict(panels={"accuracy": pd.DataFrame(_TABLE)}, title="t"),
             {"panels": "histories"},
+        ),
+    }
+)
+# The Clever Hans figures take the track's tables; the contrastive figures take images and classes.
+_CASCADE = pd.DataFrame(
+    {
+        "method": ["saliency", "saliency"],
+        "randomized": [0, 1],
+        "layer": ["-", "head"],
+        "rank_correlation": [1.0, 0.4],
+        "rank_correlation_ink": [1.0, 0.3],
+    }
+)
+_SWEEP = pd.DataFrame(
+    {"alpha": [0.6, 0.1], "method": ["saliency"] * 2, "detected": [0.9, 0.2], "drop": [0.8, 0.1]}
+)
+_BEHAVIOUR = pd.DataFrame({"alpha": [0.6, 0.1], "drop": [0.8, 0.1], "flip_added": [0.5, 0.0]})
+_CLASSES = [str(label) for label in range(10)]
+RECIPES.update(
+    {
+        "failure_modes.plotting.clever_hans.plot_randomization_cascade": (
+            lambda: dict(randomization=_CASCADE.copy(), title="t"),
+            {"randomization": "table"},
+        ),
+        "failure_modes.plotting.clever_hans.plot_visibility_sweep": (
+            lambda: dict(behaviour=_BEHAVIOUR.copy(), sweep=_SWEEP.copy(), title="t"),
+            {"behaviour": "table", "sweep": "table"},
+        ),
+        "failure_modes.plotting.contrastive.plot_mistakes": (
+            lambda: dict(
+                images=_images(), predicted=_labels(), true=_labels(), class_names=_CLASSES
+            ),
+            {"images": "images_2d", "predicted": "labels_any", "true": "labels_any"},
+        ),
+        "failure_modes.plotting.contrastive.plot_counterfactuals": (
+            lambda: dict(
+                pixels=_images(),
+                change=torch.zeros_like(_images()),
+                prediction=_labels(),
+                class_names=_CLASSES,
+            ),
+            {"pixels": "images_2d", "prediction": "labels_any"},
+        ),
+    }
+)
+# The error-detection figures take scores, error flags and curves.
+_COVERAGE = torch.linspace(0.2, 1.0, 5)
+RECIPES.update(
+    {
+        "failure_modes.plotting.error_detection.plot_conductance_profiles": (
+            lambda: dict(
+                total=_scores(),
+                is_error=_flags(),
+                right_profile=torch.rand(4),
+                wrong_profile=torch.rand(4),
+                class_name="Shirt",
+            ),
+            {"total": "scores", "is_error": "flags"},
+        ),
+        "failure_modes.plotting.error_detection.plot_detector_rocs": (
+            lambda: dict(scores={"confidence": _scores()}, is_error=_flags()),
+            {"scores": "histories", "is_error": "flags"},
+        ),
+        "failure_modes.plotting.error_detection.plot_kept_accuracy": (
+            lambda: dict(curves={"both": (_COVERAGE, 1 - _COVERAGE / 10)}, cancelled=0.2),
+            {"curves": "histories"},
         ),
     }
 )

@@ -44,7 +44,7 @@ def test_counterfactuals_show_originals_above_changed_images_with_a_title():
 def test_arguments_are_checked_with_a_message_that_names_them():
     with pytest.raises(ValueError, match="predicted"):
         plot_mistakes(torch.rand(2, 28, 28), [0], [1, 0], NAMES)
-    with pytest.raises(ValueError, match="true must hold class indices"):
+    with pytest.raises(ValueError, match="true must lie in 0..2"):
         plot_mistakes(torch.rand(2, 28, 28), [0, 1], [1, 7], NAMES)
     with pytest.raises(ValueError, match="change must have the shape"):
         plot_counterfactuals(torch.rand(2, 28, 28), torch.rand(3, 28, 28), [0, 1], NAMES)

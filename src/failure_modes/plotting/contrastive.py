@@ -13,23 +13,15 @@ from matplotlib.figure import Figure
 
 from failure_modes.plotting._arrays import as_batch
 from failure_modes.plotting.images import plot_images
-from failure_modes.utils.validation import check_non_empty, check_same_length
+from failure_modes.utils.validation import check_non_empty, check_same_length, check_targets
 
 __all__ = ["plot_counterfactuals", "plot_mistakes"]
 
 
 def _names(labels: Sequence[int], class_names: Sequence[str], name: str) -> list[str]:
-    """The class name of each label, or an error naming ``name`` and the valid range."""
-    found = []
-    for label in labels:
-        index = int(label)
-        if not 0 <= index < len(class_names):
-            raise ValueError(
-                f"{name} must hold class indices in 0..{len(class_names) - 1} (one per name in "
-                f"class_names), got {index}; pass the labels of the dataset class_names belong to."
-            )
-        found.append(class_names[index])
-    return found
+    """The class name of each label; whole class indices in range only, or an error naming ``name``."""
+    checked = check_targets(labels, len(labels), name, num_classes=len(class_names))
+    return [class_names[index] for index in checked.tolist()]
 
 
 def plot_mistakes(
