@@ -940,8 +940,8 @@ print(
 #
 # Three more denoisers, from the same initial weights and with the same number of steps:
 #
-# - **FashionMNIST only**: the clothes alone, the best this network can do on clothes with this
-#   budget (an upper bound for the others);
+# - **FashionMNIST only**: the clothes alone, the in-domain reference: what the same network
+#   reaches on clothes with the same budget when it sees nothing else;
 # - **both, shuffled**: the digits and the clothes in one shuffled mix, with `FASHION_TRAIN_SIZE`
 #   clothes (their share of the mix is printed below);
 # - **both, MNIST first**: the same images **unshuffled**: every digit first, then every
