@@ -130,8 +130,8 @@ def plot_losses(
             ax.axvline(step, color=f"C{n + index}", linestyle="--", linewidth=1.0, label=label)
     overlay.legend(fontsize=8)
     for ax in axes[0, :-1]:
-        if marks:
-            ax.legend(fontsize=8)
+        if marks:  # the panel's title names its run: the legend names the marks alone
+            ax.legend(handles=ax.lines[-len(marks) :], fontsize=8)
     if title is not None:
         fig.suptitle(title)
     return fig
