@@ -246,10 +246,23 @@ BAD = {
         "inf": lambda: _inf(_images()),
         "none": lambda: None,
         "wrong_shape": lambda: torch.rand(SIDE),
+        "empty": lambda: torch.zeros(0, 1, SIDE, SIDE),
     },
+    "rates": {  # a ROC curve's or a coverage curve's points, in [0, 1]
+        "nan": lambda: _nan(_scores()),
+        "none": lambda: None,
+        "mismatched": lambda: _scores()[:2],
+        "too_large": lambda: _scores() + 1.0,
+        "negative": lambda: _scores() - 1.0,
+    },
+    "limit": {"negative": lambda: -1.0, "zero": lambda: 0.0, "nan": lambda: math.nan},
     "alpha": {"nan": lambda: math.nan, "negative": lambda: -0.5, "too_large": lambda: 2.0},
-    # A NaN loss is drawn (a gap in the curve): it is the divergence the figure should show.
-    "histories": {"none": lambda: None, "empty": lambda: {}},
+    # A NaN loss is refused: a diverged run is diagnosed, not drawn as a gap.
+    "histories": {
+        "none": lambda: None,
+        "empty": lambda: {},
+        "nan": lambda: {"a": [1.0, math.nan, 0.5]},
+    },
     "values": {"nan": lambda: _nan(_maps()), "inf": lambda: _inf(_maps()), "none": lambda: None},
     # NaN is a label no data reached (label_accuracy's result): it is not buggy, not an error.
     "per_label": {
@@ -280,6 +293,7 @@ BAD = {
         "none": lambda: None,
         "empty": lambda: {},
         "nan": lambda: {"a": (_nan(_images()), _images(), _images())},
+        "mismatched": lambda: {"a": (_images(), _images()[:2], _images())},
     },
     "shape": {"negative": lambda: (-1, 3), "none": lambda: None, "float": lambda: (2.5, 3)},
     # torch takes negative seeds down to -2**63 and positive ones below 2**64.

@@ -441,7 +441,7 @@ R = {
     ),
     "failure_modes.plotting.images.plot_attribution": (
         lambda: dict(image=_images()[0], attribution=_maps()[0]),
-        {"image": "images_2d", "attribution": "maps"},
+        {"image": "images_2d", "attribution": "maps", "limit": "limit"},
     ),
     "failure_modes.plotting.images.plot_attributions": (
         lambda: dict(images=_images(), attributions={"saliency": _maps()}),
@@ -457,15 +457,15 @@ R = {
     ),
     "failure_modes.plotting.curves.plot_roc": (
         lambda: dict(fpr=_scores().sort().values, tpr=_scores().sort().values),
-        {"fpr": "scores", "tpr": "scores"},
+        {"fpr": "rates", "tpr": "rates"},
     ),
     "failure_modes.plotting.curves.plot_risk_coverage": (
         lambda: dict(coverage=_scores(), accuracy=_scores()),
-        {"coverage": "scores", "accuracy": "scores"},
+        {"coverage": "rates", "accuracy": "rates"},
     ),
     "failure_modes.plotting.curves.plot_losses": (
         lambda: dict(histories={"a": [1.0, 0.5, 0.2]}, smooth=1),
-        {"histories": "histories", "smooth": "count"},
+        {"histories": "histories", "smooth": "count", "steps_per_epoch": "count_or_default"},
     ),
     "failure_modes.plotting.confusion.plot_confusion": (
         lambda: dict(predictions=_labels(), targets=_labels(), num_classes=CLASSES),

@@ -1,4 +1,4 @@
-"""Confusion matrices with the per-class recall the lessons quote."""
+"""Confusion matrices: one number per cell (the row's percentage or a count), colour by share."""
 
 from __future__ import annotations
 
@@ -12,9 +12,13 @@ from matplotlib.figure import Figure
 
 from failure_modes.models.evaluation import confusion
 from failure_modes.plotting._arrays import to_numpy
-from failure_modes.utils.validation import check_positive_int
+from failure_modes.utils.validation import check_choice, check_positive_int
 
 __all__ = ["plot_confusion", "plot_confusions"]
+
+
+VALUES = ("percent", "count")
+"""What a confusion matrix's cells may show: the share of the row, or the number of images."""
 
 
 def plot_confusion(
@@ -24,13 +28,15 @@ def plot_confusion(
     num_classes: int = 10,
     class_names: Sequence[str] | None = None,
     title: str | None = None,
+    values: str = "percent",
     ax: Axes | None = None,
 ) -> Axes:
-    """Draw a confusion matrix with the percentage and the count in every cell.
+    """Draw a confusion matrix with one number in every cell: the row's percentage or a count.
 
-    Rows are the true labels and columns the predicted ones; percentages are shares of the row
-    (so the diagonal is each class's recall). The right-hand axis repeats each class's recall
-    and number of images, the per-class numbers the lessons quote.
+    Rows are the true labels and columns the predicted ones. The colour is always the share of
+    the row, so the diagonal is each class's recall; the cells show it in whole percent (or the
+    number of images, ``values="count"``), in a font that stays legible at notebook width.
+    Empty cells are left blank, so the errors stand out.
 
     Parameters
     ----------
@@ -42,6 +48,8 @@ def plot_confusion(
         Tick labels; default the class indices.
     title : str, optional
         Axes title; the overall accuracy is appended.
+    values : {"percent", "count"}, default "percent"
+        What the cells show: the share of the row in percent, or the number of images.
     ax : Axes, optional
         Where to draw; a new figure is made when omitted.
 
@@ -53,9 +61,14 @@ def plot_confusion(
     Examples
     --------
     >>> ax = plot_confusion(np.array([0, 1, 1]), np.array([0, 1, 0]), num_classes=2)
-    >>> ax.texts[0].get_text()
-    '50.0%\\n(1)'
+    >>> [text.get_text() for text in ax.texts]
+    ['50', '50', '', '100']
+    >>> ax = plot_confusion(np.array([0, 1, 1]), np.array([0, 1, 0]), num_classes=2,
+    ...                     values="count")
+    >>> [text.get_text() for text in ax.texts]
+    ['1', '1', '', '1']
     """
+    check_choice(values, VALUES, "values")
     matrix = confusion(
         to_numpy(predictions, "predictions"),
         to_numpy(targets, "targets"),
@@ -69,15 +82,11 @@ def plot_confusion(
     support = matrix.sum(axis=1, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
         share = np.where(support > 0, matrix / support, 0.0)
-    annotations = np.array(
-        [
-            [f"{100 * s:.1f}%\n({n})" for s, n in zip(srow, nrow, strict=True)]
-            for srow, nrow in zip(share, matrix, strict=True)
-        ]
-    )
+    shown = np.rint(100 * share).astype(int) if values == "percent" else matrix
+    annotations = np.where(matrix > 0, shown.astype(str), "")
     if ax is None:
-        size = 0.75 * num_classes + 2
-        _, ax = plt.subplots(figsize=(size + 1, size), layout="constrained")
+        size = 0.4 * num_classes + 1.3
+        _, ax = plt.subplots(figsize=(size, size), layout="constrained")
     sns.heatmap(
         100 * share,
         annot=annotations,
@@ -88,27 +97,18 @@ def plot_confusion(
         cbar=False,
         square=True,
         linewidths=0.5,
-        annot_kws={"fontsize": 7},
+        annot_kws={"fontsize": 9},
         xticklabels=names,
         yticklabels=names,
         ax=ax,
     )
-    ax.set_xlabel("predicted")
+    unit = "% of the row" if values == "percent" else "number of images"
+    ax.set_xlabel(f"predicted  (cells: {unit})")
     ax.set_ylabel("true")
-    _annotate_recall(ax, matrix)
     accuracy = np.trace(matrix) / max(matrix.sum(), 1)
     heading = f"accuracy {100 * accuracy:.1f}%"
     ax.set_title(heading if title is None else f"{title}\n{heading}")
     return ax
-
-
-def _annotate_recall(ax: Axes, matrix: np.ndarray) -> None:
-    # Text beside the last column instead of a twin axis: a twin axis fights the square cells.
-    num_classes = len(matrix)
-    ax.text(num_classes + 0.15, -0.15, "recall", fontsize=8, va="bottom")
-    for row, count in enumerate(matrix.sum(axis=1)):
-        text = f"{100 * matrix[row, row] / count:.0f}% of {count}" if count else "absent"
-        ax.text(num_classes + 0.15, row + 0.5, text, fontsize=7, va="center", clip_on=False)
 
 
 def plot_confusions(
@@ -117,6 +117,7 @@ def plot_confusions(
     ncols: int = 2,
     num_classes: int = 10,
     class_names: Sequence[str] | None = None,
+    values: str = "percent",
 ) -> Figure:
     """Draw several confusion matrices side by side, one per named ``(predictions, targets)`` pair.
 
@@ -127,7 +128,7 @@ def plot_confusions(
         title.
     ncols : int, default 2
         Matrices per row.
-    num_classes, class_names
+    num_classes, class_names, values
         As in :func:`plot_confusion`.
 
     Returns
@@ -139,11 +140,11 @@ def plot_confusions(
     if not results:
         raise ValueError("results must name at least one (predictions, targets) pair.")
     nrows = -(-len(results) // ncols)
-    size = 0.75 * num_classes + 2
+    size = 0.4 * num_classes + 1.3
     fig, axes = plt.subplots(
         nrows,
         ncols,
-        figsize=((size + 1) * ncols, size * nrows),
+        figsize=(size * ncols, (size + 0.3) * nrows),
         squeeze=False,
         layout="constrained",
     )
@@ -156,6 +157,7 @@ def plot_confusions(
             num_classes=num_classes,
             class_names=class_names,
             title=name,
+            values=values,
             ax=ax,
         )
     return fig

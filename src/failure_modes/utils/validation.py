@@ -74,6 +74,7 @@ __all__ = [
     "check_image_or_batch",
     "check_numbers",
     "check_unit_interval",
+    "check_rates",
     "check_non_empty",
     "check_same_length",
     "check_not_none",
@@ -365,6 +366,27 @@ def check_unit_interval(value: object, name: str = "images") -> torch.Tensor:
                 f"{name} must lie in [0, 1] (clean pixels), got values in [{low:.3g}, "
                 f"{high:.3g}]; normalised inputs must be mapped back with x * std + mean, "
                 "0..255 pixels divided by 255."
+            )
+    return tensor
+
+
+def check_rates(value: object, name: str) -> torch.Tensor:
+    """``value`` as a tensor of finite rates or shares in [0, 1] (a ROC curve, a coverage).
+
+    Raises
+    ------
+    TypeError
+        If it is not a tensor or array.
+    ValueError
+        For NaN/inf or values outside [0, 1] (percentages must be divided by 100).
+    """
+    tensor = check_finite(value, name)
+    if tensor.numel():
+        low, high = float(tensor.min()), float(tensor.max())
+        if low < 0 or high > 1:
+            raise ValueError(
+                f"{name} must hold rates in [0, 1], got values in [{low:.3g}, {high:.3g}]; "
+                "divide percentages by 100, and pass shares, not counts."
             )
     return tensor
 
