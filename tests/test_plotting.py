@@ -10,6 +10,7 @@ import inspect
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from matplotlib.axes import Axes
@@ -78,6 +79,51 @@ FIGURE_RECIPES = {
     ),
     "plot_score_histograms": lambda: plot.plot_score_histograms(
         np.array([0.1, 0.9, 0.4, 0.6]), np.array([False, True, False, True])
+    ),
+    # The tracks' figures, with their default titles where they have one.
+    "plot_randomization_cascade": lambda: plot.plot_randomization_cascade(
+        pd.DataFrame(
+            {
+                "method": ["saliency", "saliency"],
+                "randomized": [0, 1],
+                "layer": ["-", "head"],
+                "rank_correlation": [1.0, 0.4],
+                "rank_correlation_ink": [1.0, 0.3],
+            }
+        )
+    ),
+    "plot_visibility_sweep": lambda: plot.plot_visibility_sweep(
+        pd.DataFrame({"alpha": [0.6, 0.1], "drop": [0.8, 0.1], "flip_added": [0.5, 0.0]}),
+        pd.DataFrame({"alpha": [0.6, 0.1], "method": ["saliency"] * 2, "detected": [0.9, 0.2]}),
+    ),
+    "plot_mistakes": lambda: plot.plot_mistakes(_unit_images(), [0, 1, 2], [1, 2, 0], "abc"),
+    "plot_counterfactuals": lambda: plot.plot_counterfactuals(
+        _unit_images(), torch.zeros(3, 1, 8, 8), [0, 1, 2], "abc"
+    ),
+    "plot_conductance_profiles": lambda: plot.plot_conductance_profiles(
+        np.array([0.1, 0.9, 0.4, 0.6]),
+        np.array([False, True, False, True]),
+        np.array([0.3, 0.2]),
+        np.array([0.1, 0.4]),
+        class_name="Shirt",
+    ),
+    "plot_detector_rocs": lambda: plot.plot_detector_rocs(
+        {"confidence": np.array([0.1, 0.9, 0.4, 0.6])}, np.array([False, True, False, True])
+    ),
+    "plot_kept_accuracy": lambda: plot.plot_kept_accuracy(
+        {"both": (np.array([0.5, 0.8, 1.0]), np.array([1.0, 0.95, 0.9]))}
+    ),
+    "plot_label_bars": lambda: plot.plot_label_bars(
+        pd.DataFrame({"start": [0.5, 0.9], "end": [0.7, 0.9]}), title="accuracy per label"
+    ),
+    "plot_map_grid": lambda: plot.plot_map_grid(
+        {"label 3": {"correct": torch.rand(8, 8)}}, title="heat maps"
+    ),
+    "plot_ranked_images": lambda: plot.plot_ranked_images(
+        {"cosine": _unit_images()[:2]}, title="picked", k=1
+    ),
+    "plot_rounds": lambda: plot.plot_rounds(
+        {"accuracy": pd.DataFrame({"cosine": [0.5, 0.7], "random": [0.5, 0.6]})}, title="rounds"
     ),
 }
 """One small valid call per public plotting function, by name.
