@@ -7,6 +7,8 @@ import matplotlib
 matplotlib.use("Agg")
 
 import inspect
+import re
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -17,6 +19,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 import failure_modes.plotting as plot
+from failure_modes.course import build
 from failure_modes.plotting import plot_attributions
 from failure_modes.plotting.images import COLORBAR_LABEL, MARK_COLOUR, attribution_limit
 
@@ -166,6 +169,27 @@ def _drawn_axes(figure: Figure) -> list[Axes]:
         and not hasattr(ax, "_colorbar")
         and (ax.images or ax.lines or ax.collections or ax.patches)
     ]
+
+
+ROOT = build.find_root(Path(__file__).resolve().parent)
+# Drawing by hand in a notebook: pyplot or a figure's own drawing methods, outside the library.
+_HAND_DRAWN = re.compile(
+    r"\bmatplotlib\b|\bplt\.|\.(plot|bar|barh|scatter|imshow|hist|set_title|subplots)\("
+)
+
+
+@pytest.mark.parametrize("source", build.discover_sources(ROOT), ids=lambda path: path.stem)
+def test_notebooks_draw_every_figure_through_the_plotting_library(source: Path):
+    """So the title test below covers every figure a notebook draws."""
+    hand_drawn = [
+        f"line {number}: {line.strip()}"
+        for number, line in enumerate(source.read_text().splitlines(), start=1)
+        if not line.startswith("#") and _HAND_DRAWN.search(line)
+    ]
+    assert not hand_drawn, (
+        f"{source.name} draws figures by hand: {hand_drawn}; add a function with a title to "
+        "failure_modes.plotting and a recipe to FIGURE_RECIPES"
+    )
 
 
 @pytest.mark.parametrize("name", sorted(FIGURE_RECIPES))
