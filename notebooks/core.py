@@ -1447,8 +1447,9 @@ print(f"and the tainted model's artifact mass on tainted 7s: {tainted_mass:.3f}"
 #   Riemann sum, matched Captum, and checked completeness; the baseline decides which pixels
 #   can be credited at all.
 # - A heat map is a picture; the artifact mass against its chance level is a measurement.
-# - A denoiser paints its training domain into whatever it sees, and training on two domains
-#   one after the other makes it forget the first.
+# - A denoiser trained on one domain still removes noise elsewhere but pulls what it sees
+#   towards its training data (digit strokes on clothes). Training on both domains shuffled
+#   covers both; one after the other, it forgets the first.
 #
 # **Which advanced track next?** Each is a notebook pair in <code>advanced/</code>; pick one by
 # the question you care about.
