@@ -45,7 +45,7 @@ def test_conductance_profiles_have_a_title_and_both_legends():
 
 
 def test_conductance_profiles_refuse_profiles_of_different_lengths():
-    with pytest.raises(ValueError, match="one value per unit"):
+    with pytest.raises(ValueError, match="right_profile and wrong_profile must have the same shape"):
         plot_conductance_profiles(
             torch.ones(len(WRONG)), WRONG, torch.rand(20), torch.rand(19), class_name="Shirt"
         )

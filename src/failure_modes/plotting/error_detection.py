@@ -20,6 +20,7 @@ from failure_modes.utils.validation import (
     check_non_empty,
     check_not_none,
     check_probability,
+    check_same_shape,
 )
 
 __all__ = ["plot_conductance_profiles", "plot_detector_rocs", "plot_kept_accuracy"]
@@ -68,11 +69,7 @@ def plot_conductance_profiles(
         raise ValueError("is_error must contain both right and wrong predictions.")
     right_profile = _vector(right_profile, "right_profile")
     wrong_profile = _vector(wrong_profile, "wrong_profile")
-    if right_profile.shape != wrong_profile.shape:
-        raise ValueError(
-            f"right_profile and wrong_profile must have one value per unit each, got shapes "
-            f"{right_profile.shape} and {wrong_profile.shape}."
-        )
+    check_same_shape(right_profile, wrong_profile, "right_profile", "wrong_profile")
     figure, (left, right) = plt.subplots(1, 2, figsize=(10, 3.4), layout="constrained")
     bins = np.linspace(total.min(), total.max(), 50)
     for name, chosen in (("right", ~is_error), ("wrong", is_error)):

@@ -166,11 +166,7 @@ def plot_attribution(
     """
     picture = as_image(image, "image")
     relevance = as_image(attribution, "attribution")
-    if picture.shape != relevance.shape:
-        raise ValueError(
-            f"image and attribution must have the same shape, got {picture.shape} and "
-            f"{relevance.shape}."
-        )
+    check_same_shape(picture, relevance, "image", "attribution")
     scale = attribution_limit(relevance) if limit is None else check_positive(limit, "limit")
     pixels = None if mark is None else check_mask(mark, picture.shape, "mark").numpy()
     if ax is None:
