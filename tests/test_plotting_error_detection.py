@@ -45,7 +45,9 @@ def test_conductance_profiles_have_a_title_and_both_legends():
 
 
 def test_conductance_profiles_refuse_profiles_of_different_lengths():
-    with pytest.raises(ValueError, match="right_profile and wrong_profile must have the same shape"):
+    with pytest.raises(
+        ValueError, match="right_profile and wrong_profile must have the same shape"
+    ):
         plot_conductance_profiles(
             torch.ones(len(WRONG)), WRONG, torch.rand(20), torch.rand(19), class_name="Shirt"
         )
@@ -61,8 +63,10 @@ def test_detector_rocs_keep_the_given_order_and_a_title():
 
 
 def test_detector_rocs_refuse_an_empty_mapping():
-    with pytest.raises(ValueError, match="non-empty dict"):
+    with pytest.raises(ValueError, match="scores is empty"):
         plot_detector_rocs({}, WRONG)
+    with pytest.raises(TypeError, match="scores must be a non-empty dict"):
+        plot_detector_rocs([SCORES], WRONG)
 
 
 def test_kept_accuracy_runs_from_full_coverage_with_a_title_and_a_legend():

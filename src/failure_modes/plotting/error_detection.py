@@ -17,6 +17,7 @@ from failure_modes.plotting.curves import plot_risk_coverage, plot_roc_from_scor
 from failure_modes.utils.validation import (
     check_finite,
     check_flags,
+    check_instance,
     check_non_empty,
     check_not_none,
     check_probability,
@@ -111,11 +112,8 @@ def plot_detector_rocs(
     -------
     Figure
     """
-    check_not_none(scores, "scores", "a dict {name: [N] suspicion scores}")
-    if not isinstance(scores, Mapping) or not scores:
-        raise ValueError(
-            f"scores must be a non-empty dict {{name: [N] scores}}, got {type(scores).__name__}."
-        )
+    check_instance(scores, Mapping, "scores", "a non-empty dict {name: [N] suspicion scores}")
+    check_non_empty(scores, "scores")
     ax = new_square_axes(None)
     for name, values in scores.items():
         plot_roc_from_scores(values, is_error, name=name, ax=ax)
@@ -151,12 +149,8 @@ def plot_kept_accuracy(
     -------
     Figure
     """
-    check_not_none(curves, "curves", "a dict {name: (coverage, accuracy)}")
-    if not isinstance(curves, Mapping) or not curves:
-        raise ValueError(
-            "curves must be a non-empty dict {name: (coverage, accuracy)}, got "
-            f"{type(curves).__name__}."
-        )
+    check_instance(curves, Mapping, "curves", "a non-empty dict {name: (coverage, accuracy)}")
+    check_non_empty(curves, "curves")
     ax = new_square_axes(None)
     for name, (coverage, accuracy) in curves.items():
         plot_risk_coverage(coverage, accuracy, label=name, ax=ax)
